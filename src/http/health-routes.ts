@@ -1,0 +1,19 @@
+import type { FastifyInstance } from 'fastify';
+
+import type { AppContext } from './app-context.js';
+
+/** `/healthz` (process up), `/readyz` (dependencies reachable, not draining), the JWKS. */
+export function registerHealthRoutes(app: FastifyInstance, context: AppContext): void {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (_request, reply) => {
+    const database = await context.store.ping();
+    const draining = context.isDraining();
+    const ready = database && !draining;
+    return reply
+      .status(ready ? 200 : 503)
+      .send({ status: ready ? 'ready' : 'unavailable', database, draining });
+  });
+
+  app.get('/.well-known/jwks.json', async () => context.tokens.jwks());
+}

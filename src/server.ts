@@ -1,0 +1,94 @@
+import { createHash } from 'node:crypto';
+
+import type { FastifyInstance } from 'fastify';
+
+import { TokenService } from './auth/token-service.js';
+import type { Config } from './config.js';
+import type { AppContext } from './http/app-context.js';
+import { buildHttpApp } from './http/app.js';
+import type { Logger } from './log.js';
+import { openStore, type Store } from './store/store.js';
+
+/** Options of {@link startServer}. */
+export interface StartServerOptions {
+  config: Config;
+  logger: Logger;
+  /** The REST secret key (SECRET_KEY, or the development key main.ts created). */
+  secretKey: string;
+}
+
+/** A running node. */
+export interface WeftServer {
+  /** `http://host:port` of the listening node. */
+  readonly url: string;
+  readonly port: number;
+  readonly app: FastifyInstance;
+  readonly store: Store;
+  readonly context: AppContext;
+  /** Drains and stops: refuses new work, closes sockets, flushes, closes the store. */
+  close(): Promise<void>;
+}
+
+/**
+ * Composes and starts one node: store → tokens → HTTP app → listen. Importing this module has no
+ * side effects, so tests start as many nodes as they like in one process.
+ */
+export async function startServer(options: StartServerOptions): Promise<WeftServer> {
+  const { config, logger, secretKey } = options;
+  let draining = false;
+
+  const store = await openStore({ databaseUrl: config.databaseUrl, logger });
+  const tokens = await TokenService.open({
+    keys: store.signingKeys,
+    projectId: projectIdOf(secretKey),
+    ttlSeconds: config.limits.tokenTtlSeconds,
+  });
+  const context: AppContext = {
+    config,
+    logger,
+    store,
+    tokens,
+    secretKey,
+    isDraining: () => draining,
+  };
+  const app = buildHttpApp(context);
+
+  try {
+    await app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
+
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`;
+  logger.info({ port, host: config.host, database: store.dialect }, 'listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    port,
+    app,
+    store,
+    context,
+    close() {
+      closing ??= (async () => {
+        draining = true;
+        await app.close();
+        await store.close();
+        logger.info('stopped');
+      })();
+      return closing;
+    },
+  };
+}
+
+/**
+ * The `pid` claim: a stable, non-secret id derived from the secret key, so that every node of
+ * one project names the same project without another setting.
+ */
+function projectIdOf(secretKey: string): string {
+  return `weft_${createHash('sha256').update(secretKey).digest('hex').slice(0, 16)}`;
+}

@@ -1,0 +1,30 @@
+import { describe, expect, it } from 'vitest';
+
+import { startNode } from '../support/start-node.js';
+
+describe('health routes', () => {
+  it('answers /healthz and /readyz and publishes an ES256 key set', async () => {
+    const node = await startNode();
+
+    const health = await fetch(`${node.url}/healthz`);
+    const ready = await fetch(`${node.url}/readyz`);
+    const jwks = (await (await fetch(`${node.url}/.well-known/jwks.json`)).json()) as {
+      keys: { kty: string; alg: string; d?: string }[];
+    };
+
+    expect(health.status).toBe(200);
+    expect(ready.status).toBe(200);
+    expect(jwks.keys).toHaveLength(1);
+    expect(jwks.keys[0]).toMatchObject({ kty: 'EC', alg: 'ES256' });
+    expect(jwks.keys[0]!.d).toBeUndefined();
+  });
+
+  it('answers unknown routes with the Liveblocks error shape', async () => {
+    const node = await startNode();
+
+    const response = await fetch(`${node.url}/nope`);
+
+    expect(response.status).toBe(404);
+    expect(await response.json()).toMatchObject({ error: 'NOT_FOUND' });
+  });
+});

@@ -1,0 +1,57 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+import { Writable } from 'node:stream';
+
+import { afterAll } from 'vitest';
+
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/log.js';
+import { startServer, type WeftServer } from '../../src/server.js';
+
+/** The secret key test nodes use. */
+export const TEST_SECRET = 'sk_test_weft_secret_key_0123456789';
+
+/** A node started by a test, with its log records. */
+export interface TestNode extends WeftServer {
+  readonly secret: string;
+  /** Every log record the node wrote, parsed. */
+  readonly logs: Record<string, unknown>[];
+}
+
+/**
+ * Starts a node on a free port with a fresh SQLite database (or the given environment) and
+ * stops it after the test file. `env` overrides any variable, e.g. limits or DATABASE_URL.
+ */
+export async function startNode(env: Record<string, string> = {}): Promise<TestNode> {
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-test-'));
+  const config = loadConfig({
+    PORT: '0',
+    DATA_DIR: dataDir,
+    SECRET_KEY: TEST_SECRET,
+    LOG_LEVEL: 'debug',
+    ...env,
+  });
+  const logs: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      for (const line of chunk.toString('utf8').split('\n')) {
+        if (line.trim() !== '') logs.push(JSON.parse(line) as Record<string, unknown>);
+      }
+      done();
+    },
+  });
+  const logger = createLogger({ level: config.logLevel, destination, base: { node: 'test' } });
+  const server = await startServer({ config, logger, secretKey: config.secretKey! });
+
+  afterAll(async () => {
+    await server.close();
+    fs.rmSync(dataDir, { recursive: true, force: true });
+  });
+  return Object.assign(Object.create(null) as object, server, {
+    secret: TEST_SECRET,
+    logs,
+    close: () => server.close(),
+  }) as TestNode;
+}
