@@ -4,6 +4,19 @@ import type { Logger } from '../log.js';
 import type { Store } from '../store/store.js';
 
 /**
+ * What REST routes tell the realtime side when a room changes under live connections. The
+ * gateway implements it; REST-only tests leave it out.
+ */
+export interface RealtimeHooks {
+  /** The room was deleted: close its sockets (ROOM_DELETED) and drop it from memory. */
+  roomDeleted(roomId: string): Promise<void>;
+  /** The room has a new id: close its sockets (ROOM_ID_UPDATED, 4006) and drop it. */
+  roomRenamed(oldId: string, newId: string): Promise<void>;
+  /** The room's accesses changed: connections re-check their permissions. */
+  roomUpdated(roomId: string): Promise<void>;
+}
+
+/**
  * What HTTP routes may use. Realtime parts (the room registry, the bus) join it as they land,
  * as optional members, so that REST-only tests can build an app without them.
  */
@@ -16,4 +29,6 @@ export interface AppContext {
   readonly secretKey: string;
   /** True while the node drains before shutdown; /readyz answers 503 then. */
   isDraining(): boolean;
+  /** Set once the realtime gateway is attached. */
+  realtime?: RealtimeHooks;
 }
