@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     );
   }
 
-  const server = await startServer({ config, logger, secretKey });
+  const server = await startServer({ config, logger, secretKey, processMetrics: true });
 
   const stop = (signal: string) => {
     logger.info({ signal }, 'shutting down');

@@ -7,6 +7,7 @@ import type { Config } from './config.js';
 import type { AppContext } from './http/app-context.js';
 import { buildHttpApp } from './http/app.js';
 import type { Logger } from './log.js';
+import { Metrics } from './metrics.js';
 import { openStore, type Store } from './store/store.js';
 
 /** Options of {@link startServer}. */
@@ -15,6 +16,11 @@ export interface StartServerOptions {
   logger: Logger;
   /** The REST secret key (SECRET_KEY, or the development key main.ts created). */
   secretKey: string;
+  /**
+   * Collect process metrics (CPU, memory, event loop) too; once per process.
+   * @default false
+   */
+  processMetrics?: boolean;
 }
 
 /** A running node. */
@@ -43,11 +49,13 @@ export async function startServer(options: StartServerOptions): Promise<WeftServ
     projectId: projectIdOf(secretKey),
     ttlSeconds: config.limits.tokenTtlSeconds,
   });
+  const metrics = new Metrics({ nodeId: config.nodeId, defaultMetrics: options.processMetrics });
   const context: AppContext = {
     config,
     logger,
     store,
     tokens,
+    metrics,
     secretKey,
     isDraining: () => draining,
   };

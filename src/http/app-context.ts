@@ -1,6 +1,7 @@
 import type { TokenService } from '../auth/token-service.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { Store } from '../store/store.js';
 
 /**
@@ -25,6 +26,7 @@ export interface AppContext {
   readonly logger: Logger;
   readonly store: Store;
   readonly tokens: TokenService;
+  readonly metrics: Metrics;
   /** The REST secret key in force (from SECRET_KEY or the development file). */
   readonly secretKey: string;
   /** True while the node drains before shutdown; /readyz answers 503 then. */

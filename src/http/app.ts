@@ -41,6 +41,11 @@ export function buildHttpApp(context: AppContext): FastifyInstance {
   });
 
   app.addHook('onResponse', async (request, reply) => {
+    context.metrics.httpRequests.inc({
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      status: reply.statusCode,
+    });
     request.log.debug(
       { method: request.method, path: request.routeOptions.url, status: reply.statusCode },
       'request done',

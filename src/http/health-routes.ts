@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 
 import type { AppContext } from './app-context.js';
 
-/** `/healthz` (process up), `/readyz` (dependencies reachable, not draining), the JWKS. */
+/** `/healthz` (process up), `/readyz` (dependencies reachable, not draining), `/metrics`, the JWKS. */
 export function registerHealthRoutes(app: FastifyInstance, context: AppContext): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
@@ -13,6 +13,11 @@ export function registerHealthRoutes(app: FastifyInstance, context: AppContext):
     return reply
       .status(ready ? 200 : 503)
       .send({ status: ready ? 'ready' : 'unavailable', database, draining });
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const { contentType, body } = await context.metrics.render();
+    return reply.type(contentType).send(body);
   });
 
   app.get('/.well-known/jwks.json', async () => context.tokens.jwks());

@@ -19,6 +19,17 @@ describe('health routes', () => {
     expect(jwks.keys[0]!.d).toBeUndefined();
   });
 
+  it('serves Prometheus metrics labelled with the node', async () => {
+    const node = await startNode();
+    await fetch(`${node.url}/healthz`);
+
+    const response = await fetch(`${node.url}/metrics`);
+    const text = await response.text();
+
+    expect(response.headers.get('content-type')).toContain('text/plain');
+    expect(text).toMatch(/weft_http_requests_total\{[^}]*route="\/healthz"[^}]*\} 1/);
+  });
+
   it('answers unknown routes with the Liveblocks error shape', async () => {
     const node = await startNode();
 
