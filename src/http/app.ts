@@ -11,6 +11,7 @@ import type { AppContext } from './app-context.js';
 import { registerAuthRoutes } from './auth-routes.js';
 import { registerHealthRoutes } from './health-routes.js';
 import { registerRoomRoutes } from './room-routes.js';
+import { compileValidator } from './validator-compiler.js';
 
 /** Prefixes of routes that authenticate with something other than the secret key. */
 const PUBLIC_PREFIXES = ['/healthz', '/readyz', '/metrics', '/.well-known/', '/v2/c/'];
@@ -27,8 +28,10 @@ export function buildHttpApp(context: AppContext): FastifyInstance {
     genReqId: () => crypto.randomUUID(),
     // Per-request lines go out at debug from the onResponse hook below, not at info.
     logController: new LogController({ disableRequestLogging: true }),
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+    // Room ids reach 128 characters, up to 12 bytes each once percent-encoded.
+    routerOptions: { maxParamLength: 2048 },
   });
+  app.setValidatorCompiler(compileValidator);
 
   registerBodyParsers(app);
 

@@ -35,6 +35,32 @@ export interface RoomListFilter {
 /** How many rows a list reads per round when it filters in memory. */
 const LIST_BATCH_ROWS = 500;
 
+/**
+ * Longest room id, in UTF-16 code units: the longest id an access-token pattern can name
+ * (`@liveblocks/node` allows 1–128 characters per pattern).
+ */
+export const MAX_ROOM_ID_LENGTH = 128;
+
+/**
+ * Why a string cannot be a room id, or undefined when it can: 1–128 characters, none of them
+ * `*` or a control character. Every way of creating a room (REST, a join with an access token)
+ * applies this one rule.
+ */
+export function roomIdProblem(id: string): string | undefined {
+  if (id.length === 0) return 'a room id cannot be empty';
+  if (id.length > MAX_ROOM_ID_LENGTH) {
+    return `a room id has at most ${MAX_ROOM_ID_LENGTH} characters, got ${id.length}`;
+  }
+  // `*` would read as a wildcard in token patterns; control characters break logs and headers.
+  for (const char of id) {
+    const code = char.charCodeAt(0);
+    if (char === '*' || code < 0x20 || (code >= 0x7f && code < 0xa0)) {
+      return 'a room id cannot contain "*" or control characters';
+    }
+  }
+  return undefined;
+}
+
 /** Rooms, keyed by an id unique across the project. */
 export class RoomRepository {
   constructor(private readonly db: Kysely<Database>) {}
@@ -142,7 +168,10 @@ export class RoomRepository {
     });
   }
 
-  /** Rooms in id order after the cursor, filtered; `nextCursor` is set when more may follow. */
+  /**
+   * Rooms in id order after the cursor, filtered. `nextCursor` (the last id returned) is set
+   * exactly when at least one more room matches: the list reads one match past the page.
+   */
   async list(filter: RoomListFilter): Promise<{ rooms: RoomRecord[]; nextCursor: string | null }> {
     const rooms: RoomRecord[] = [];
     let after = filter.startingAfter;
@@ -164,10 +193,10 @@ export class RoomRepository {
       for (const row of rows) {
         const room = toRecord(row);
         if (filter.where && !filter.where(room)) continue;
-        rooms.push(room);
         if (rooms.length === filter.limit) {
-          return { rooms, nextCursor: room.id };
+          return { rooms, nextCursor: rooms[rooms.length - 1]!.id };
         }
+        rooms.push(room);
       }
       if (rows.length < LIST_BATCH_ROWS) return { rooms, nextCursor: null };
       after = rows[rows.length - 1]!.id;
