@@ -1,0 +1,184 @@
+/**
+ * The authoritative Storage of one room (LiveObject, LiveMap, LiveList and their registers),
+ * applying clients' ops in the room's one total order. Pure: no I/O, clocks, randomness or
+ * node state, so every node applying the same ordered ops computes the same tree and the same
+ * replies.
+ */
+import { applyOp, type ReplySink } from './apply-op.js';
+import { parseOps, opIdsOf } from './op-parser.js';
+import type { CompactNode, Op, SerializedCrdt } from './ops.js';
+import { treeFromPlainLson, treeToJson, treeToPlainLson } from './plain-lson.js';
+import { DEFAULT_STORAGE_LIMITS, type StorageLimits } from './storage-limits.js';
+import { compactTree, deserializeTree, serializeTree } from './tree-codec.js';
+import { TreeState } from './tree-state.js';
+
+/** Who sent the ops being applied. */
+export interface ApplyContext {
+  /** The sender's connection id (actor). New node ids name an actor no higher than this. */
+  readonly actor: number;
+}
+
+/** What to send after applying one client message's ops. */
+export interface ApplyResult {
+  /** Accepted ops without `opId`, for every other connection (`UPDATE_STORAGE`, 201). */
+  toOthers: unknown[];
+  /**
+   * For the sender (`UPDATE_STORAGE`, 201), in this order: acknowledgements (its ops with
+   * `opId`, possibly corrected), fix ops without `opId`, and `{ type: 5, id: "ACK", opId }`
+   * for ops seen but not applied.
+   */
+  toSender: unknown[];
+  /** Ops refused, for one `REJECT_STORAGE_OP` (299) `{ opIds, reason }` to the sender. */
+  rejected: { opIds: string[]; reason: string } | null;
+  /** Names of op kinds refused as not implemented (e.g. `"CREATE_TEXT"`), once each. */
+  unsupported: string[];
+  /**
+   * Why the whole message was refused as malformed (nothing of it applied), or `null`. The
+   * caller may close the socket with `INVALID_MESSAGE`, as the reference server does.
+   */
+  invalid: string | null;
+}
+
+/** A Storage tree. */
+export class StorageTree {
+  readonly #state: TreeState;
+
+  private constructor(state: TreeState) {
+    this.#state = state;
+  }
+
+  /** A tree holding only the root LiveObject, with no keys. */
+  static empty(limits: StorageLimits = DEFAULT_STORAGE_LIMITS): StorageTree {
+    return new StorageTree(new TreeState(limits));
+  }
+
+  /**
+   * Rebuilds a tree from its v7 serialized items (as {@link serialize} gives them, in any
+   * order). Throws a `WeftError` on malformed input.
+   */
+  static fromSerialized(
+    items: ReadonlyArray<readonly [string, SerializedCrdt]>,
+    limits: StorageLimits = DEFAULT_STORAGE_LIMITS,
+  ): StorageTree {
+    return new StorageTree(deserializeTree(items, limits));
+  }
+
+  /**
+   * Builds a tree from plain LSON (`{ liveblocksType: "LiveObject", data: {…} }` at the top,
+   * LiveMap, LiveList and plain JSON inside). New node ids come from `nextId` (for example
+   * `${actor}:${n}`); list items get positions in their order. Throws a `WeftError`
+   * (`UNPROCESSABLE_ENTITY`) on invalid LSON.
+   */
+  static fromPlainLson(
+    value: unknown,
+    nextId: () => string,
+    limits: StorageLimits = DEFAULT_STORAGE_LIMITS,
+  ): StorageTree {
+    return new StorageTree(treeFromPlainLson(value, nextId, limits));
+  }
+
+  /** How many nodes the tree holds, root included. */
+  get nodeCount(): number {
+    return this.#state.nodes.size;
+  }
+
+  /** Whether the root has no keys. */
+  isEmpty(): boolean {
+    return this.#state.root.data.size === 0 && this.#state.root.children.size === 0;
+  }
+
+  /**
+   * Applies the ops of one client message (JSON-parsed, untrusted) in order. Never throws.
+   * A message with an op of the wrong shape is refused whole; ops Weft does not implement and
+   * ops over a limit are refused one by one; the rest are applied or acknowledged as ignored.
+   */
+  apply(ops: unknown, context: ApplyContext): ApplyResult {
+    const result: ApplyResult = {
+      toOthers: [],
+      toSender: [],
+      rejected: null,
+      unsupported: [],
+      invalid: null,
+    };
+
+    const parsed = parseOps(ops, context.actor, this.#state.limits);
+    if (!parsed.ok) {
+      result.invalid = parsed.reason;
+      result.rejected = { opIds: parsed.opIds, reason: `Invalid storage ops: ${parsed.reason}` };
+      return result;
+    }
+
+    const rejectedOpIds: string[] = [];
+    const reasons: string[] = [];
+    for (const entry of parsed.ops) {
+      let refusal: string | null;
+      if (entry.kind === 'unsupported') {
+        refusal = `${entry.name} is not supported by this server`;
+        if (!result.unsupported.includes(entry.name)) {
+          result.unsupported.push(entry.name);
+        }
+      } else {
+        refusal = this.#applyOne(entry.op, entry.opId, result);
+      }
+      if (refusal !== null) {
+        rejectedOpIds.push(entry.opId);
+        if (!reasons.includes(refusal)) {
+          reasons.push(refusal);
+        }
+      }
+    }
+
+    if (rejectedOpIds.length > 0) {
+      result.rejected = { opIds: rejectedOpIds, reason: reasons.join('; ') };
+    }
+    return result;
+  }
+
+  /** The tree as v7 `STORAGE_STATE_V7` items: root first, parents before children. */
+  serialize(): Array<[string, SerializedCrdt]> {
+    return serializeTree(this.#state);
+  }
+
+  /**
+   * The tree as v8 `STORAGE_CHUNK` nodes: root first, parents before children. A snapshot:
+   * ops applied afterwards do not show in it.
+   */
+  compactNodes(): Iterable<CompactNode> {
+    return compactTree(this.#state);
+  }
+
+  /** The plain LSON of the tree (`GET …/storage?format=plain-lson`). */
+  toPlainLson(): unknown {
+    return treeToPlainLson(this.#state);
+  }
+
+  /** The plain JSON of the tree (`GET …/storage?format=json`), as a client's `root.toJSON()`. */
+  toJson(): unknown {
+    return treeToJson(this.#state);
+  }
+
+  #applyOne(op: Op, opId: string, sink: ReplySink): string | null {
+    // Every op is checked before it changes anything, so this only guards against a bug here;
+    // a refusal keeps the room serving instead of failing every later message too.
+    try {
+      return applyOp(this.#state, op, opId, sink);
+    } catch {
+      return 'The server could not apply this op';
+    }
+  }
+}
+
+/**
+ * The result for a message none of whose ops may be applied, for example from a read-only
+ * connection: every well-formed `opId` is rejected with `reason`, nothing is applied or fanned
+ * out. The client drops the rejected ops from its pending list.
+ */
+export function rejectAll(ops: unknown, reason: string): ApplyResult {
+  return {
+    toOthers: [],
+    toSender: [],
+    rejected: { opIds: opIdsOf(ops, DEFAULT_STORAGE_LIMITS), reason },
+    unsupported: [],
+    invalid: null,
+  };
+}
