@@ -9,8 +9,11 @@ import { checkSecretKey } from '../auth/secret-key.js';
 import { ERRORS, WeftError, isWeftError } from '../errors.js';
 import type { AppContext } from './app-context.js';
 import { registerAuthRoutes } from './auth-routes.js';
+import { registerGroupRoutes } from './group-routes.js';
 import { registerHealthRoutes } from './health-routes.js';
+import { registerNotificationRoutes } from './notification-routes.js';
 import { registerRoomRoutes } from './room-routes.js';
+import { registerSubscriptionSettingsRoutes } from './subscription-settings-routes.js';
 import { compileValidator } from './validator-compiler.js';
 
 /** Prefixes of routes that authenticate with something other than the secret key. */
@@ -76,6 +79,9 @@ export function buildHttpApp(context: AppContext): FastifyInstance {
   registerHealthRoutes(app, context);
   registerAuthRoutes(app, context);
   registerRoomRoutes(app, context);
+  registerNotificationRoutes(app, context);
+  registerSubscriptionSettingsRoutes(app, context);
+  registerGroupRoutes(app, context);
   return app;
 }
 

@@ -6,11 +6,14 @@ import { Kysely, Migrator, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 
 import type { Logger } from '../log.js';
+import { GroupRepository } from './group-repository.js';
 import { migrationProvider } from './migrations.js';
+import { NotificationRepository } from './notification-repository.js';
 import { RoomLogRepository } from './room-log-repository.js';
 import { RoomRepository } from './room-repository.js';
 import type { Database } from './schema.js';
 import { SigningKeyRepository } from './signing-key-repository.js';
+import { SubscriptionSettingsRepository } from './subscription-settings-repository.js';
 
 /** Which database engine a store runs on. */
 export type StoreDialect = 'sqlite' | 'postgres';
@@ -37,6 +40,9 @@ export class Store {
   readonly rooms: RoomRepository;
   readonly roomLog: RoomLogRepository;
   readonly signingKeys: SigningKeyRepository;
+  readonly notifications: NotificationRepository;
+  readonly subscriptionSettings: SubscriptionSettingsRepository;
+  readonly groups: GroupRepository;
 
   constructor(
     readonly db: Kysely<Database>,
@@ -45,6 +51,9 @@ export class Store {
     this.rooms = new RoomRepository(db);
     this.roomLog = new RoomLogRepository(db);
     this.signingKeys = new SigningKeyRepository(db);
+    this.notifications = new NotificationRepository(db);
+    this.subscriptionSettings = new SubscriptionSettingsRepository(db, dialect);
+    this.groups = new GroupRepository(db);
   }
 
   /** True when a trivial query succeeds; used by /readyz. */
