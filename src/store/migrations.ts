@@ -1,4 +1,4 @@
-import type { Kysely, Migration, MigrationProvider } from 'kysely';
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 
 import type { StoreDialect } from './store.js';
 
@@ -9,6 +9,10 @@ import type { StoreDialect } from './store.js';
 function migrations(dialect: StoreDialect): Record<string, Migration> {
   // SQLite calls its byte strings blob, Postgres bytea; both come back as a Buffer.
   const bytes = dialect === 'postgres' ? 'bytea' : 'blob';
+  // Room ids are listed in order and matched by prefix. Postgres compares text by the database's
+  // collation (often en_US: 'B' after 'a', punctuation nearly ignored), SQLite by code point:
+  // collate "C" makes Postgres compare by code point too, so both dialects list alike.
+  const orderedText = dialect === 'postgres' ? sql`text collate "C"` : sql`text`;
 
   return {
     '0001_initial': {
@@ -23,7 +27,7 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
 
         await db.schema
           .createTable('rooms')
-          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('id', orderedText, (c) => c.primaryKey())
           .addColumn('organization_id', 'text', (c) => c.notNull())
           .addColumn('created_at', 'text', (c) => c.notNull())
           .addColumn('last_connection_at', 'text')

@@ -78,18 +78,19 @@ export class RoomLogRepository {
    */
   async putSnapshot(roomId: string, seq: number, snapshot: Buffer, at: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      const current = await trx
-        .selectFrom('room_snapshots')
-        .select('seq')
-        .where('room_id', '=', roomId)
-        .executeTakeFirst();
-      if (current && Number(current.seq) > seq) return;
-
+      // The seq test is part of the upsert: checked by a read before it, two writers on
+      // Postgres could both pass and the older snapshot could land last.
       await trx
         .insertInto('room_snapshots')
         .values({ room_id: roomId, seq, snapshot, updated_at: at })
-        .onConflict((oc) => oc.column('room_id').doUpdateSet({ seq, snapshot, updated_at: at }))
+        .onConflict((oc) =>
+          oc
+            .column('room_id')
+            .doUpdateSet({ seq, snapshot, updated_at: at })
+            .where('room_snapshots.seq', '<=', seq),
+        )
         .execute();
+      // Entries up to `seq` are covered whichever snapshot is stored now.
       await trx
         .deleteFrom('room_log')
         .where('room_id', '=', roomId)

@@ -2,6 +2,7 @@ import type { Kysely, Selectable, Transaction } from 'kysely';
 
 import { WeftError } from '../errors.js';
 import type { Database, RoomTable } from './schema.js';
+import type { StoreDialect } from './store.js';
 
 /** Room metadata values: a string or a list of strings. */
 export type RoomMetadata = Record<string, string | string[]>;
@@ -63,7 +64,10 @@ export function roomIdProblem(id: string): string | undefined {
 
 /** Rooms, keyed by an id unique across the project. */
 export class RoomRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: StoreDialect,
+  ) {}
 
   async get(id: string): Promise<RoomRecord | undefined> {
     const row = await this.db
@@ -103,7 +107,14 @@ export class RoomRepository {
     change: (room: RoomRecord) => RoomRecord,
   ): Promise<RoomRecord | undefined> {
     return this.db.transaction().execute(async (trx) => {
-      const row = await trx.selectFrom('rooms').selectAll().where('id', '=', id).executeTakeFirst();
+      // Postgres: lock the row, or two updates read the same room and the second write loses the
+      // first one's change. SQLite runs one transaction at a time and has no FOR UPDATE.
+      const row = await trx
+        .selectFrom('rooms')
+        .selectAll()
+        .where('id', '=', id)
+        .$if(this.dialect === 'postgres', (query) => query.forUpdate())
+        .executeTakeFirst();
       if (!row) return undefined;
 
       const next = change(toRecord(row));
@@ -183,9 +194,9 @@ export class RoomRepository {
       }
       if (filter.idPrefix !== undefined && filter.idPrefix !== '') {
         // Range scan instead of LIKE: ids may contain % and _.
-        query = query
-          .where('id', '>=', filter.idPrefix)
-          .where('id', '<', prefixEnd(filter.idPrefix));
+        const end = prefixEnd(filter.idPrefix);
+        query = query.where('id', '>=', filter.idPrefix);
+        if (end !== undefined) query = query.where('id', '<', end);
       }
       if (after !== undefined) query = query.where('id', '>', after);
 
@@ -214,7 +225,7 @@ export class RoomRepository {
 
   /**
    * Hands out the next actor id of the room (1, 2, …), never reused for the room's whole life.
-   * `atLeast` raises the counter first (a cluster bus raising the store to its own counter).
+   * Throws ROOM_NOT_FOUND when the room does not exist.
    */
   async nextActor(id: string): Promise<number> {
     const row = await this.db
@@ -285,7 +296,20 @@ function toRecord(row: Selectable<RoomTable>): RoomRecord {
   };
 }
 
-/** The smallest string greater than every string that starts with `prefix`. */
-function prefixEnd(prefix: string): string {
-  return prefix + '\uffff';
+/**
+ * The smallest string above every string that starts with `prefix`, in code point order (the
+ * order of both dialects, see migrations.ts): the prefix with its last code point raised by one.
+ * Undefined when no such string exists (the prefix is all U+10FFFF). A suffix such as U+FFFF
+ * would miss ids that continue with a character beyond U+FFFF, an emoji for example.
+ */
+function prefixEnd(prefix: string): string | undefined {
+  const codePoints = [...prefix].map((char) => char.codePointAt(0)!);
+  while (codePoints.length > 0) {
+    const last = codePoints.pop()!;
+    if (last === 0x10ffff) continue;
+    // UTF-16 surrogates are no characters: the code point after U+D7FF is U+E000.
+    const next = last + 1 === 0xd800 ? 0xe000 : last + 1;
+    return String.fromCodePoint(...codePoints, next);
+  }
+  return undefined;
 }

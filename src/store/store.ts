@@ -48,7 +48,7 @@ export class Store {
     readonly db: Kysely<Database>,
     readonly dialect: StoreDialect,
   ) {
-    this.rooms = new RoomRepository(db);
+    this.rooms = new RoomRepository(db, dialect);
     this.roomLog = new RoomLogRepository(db);
     this.signingKeys = new SigningKeyRepository(db);
     this.notifications = new NotificationRepository(db);
@@ -80,17 +80,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
       ? new Kysely<Database>({ dialect: new SqliteDialect({ database: openSqlite(databaseUrl) }) })
       : new Kysely<Database>({
           dialect: new PostgresDialect({
-            pool: new pg.Pool({
-              connectionString: databaseUrl,
-              max: options.postgresPoolSize ?? 10,
-              // Sequence numbers are bigint; they stay far below 2^53, so numbers are exact.
-              types: {
-                getTypeParser: (oid: number, format?: string) =>
-                  oid === PG_INT8_OID
-                    ? (value: string) => Number(value)
-                    : pg.types.getTypeParser(oid, format as 'text'),
-              },
-            }),
+            pool: openPostgresPool(databaseUrl, options.postgresPoolSize ?? 10, logger),
           }),
         });
 
@@ -111,6 +101,27 @@ async function migrate(db: Kysely<Database>, dialect: StoreDialect, logger: Logg
     if (result.status === 'Success') logger.info({ migration: result.migrationName }, 'migrated');
   }
   if (error) throw error;
+}
+
+function openPostgresPool(databaseUrl: string, size: number, logger: Logger) {
+  const pool = new pg.Pool({
+    connectionString: databaseUrl,
+    max: size,
+    // Sequence numbers are bigint; they stay far below 2^53, so numbers are exact.
+    types: {
+      getTypeParser: (oid: number, format?: string) =>
+        oid === PG_INT8_OID
+          ? (value: string) => Number(value)
+          : pg.types.getTypeParser(oid, format as 'text'),
+    },
+  });
+  // An idle connection that the server drops (restart, failover, idle timeout) is reported
+  // here; unheard, the 'error' event would end the process. The pool replaces the connection.
+  // Only code and message are logged: pg attaches its client, password included, to the error.
+  pool.on('error', (error: Error & { code?: string }) =>
+    logger.warn({ code: error.code, reason: error.message }, 'postgres connection lost'),
+  );
+  return pool;
 }
 
 function openSqlite(databaseUrl: string) {
