@@ -4,7 +4,7 @@ import path from 'node:path';
 
 import { Writable } from 'node:stream';
 
-import { afterAll } from 'vitest';
+import { afterAll, onTestFinished } from 'vitest';
 
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
@@ -45,7 +45,7 @@ export async function startNode(env: Record<string, string> = {}): Promise<TestN
   const logger = createLogger({ level: config.logLevel, destination, base: { node: 'test' } });
   const server = await startServer({ config, logger, secretKey: config.secretKey! });
 
-  afterAll(async () => {
+  cleanUpAfter(async () => {
     await server.close();
     fs.rmSync(dataDir, { recursive: true, force: true });
   });
@@ -54,4 +54,16 @@ export async function startNode(env: Record<string, string> = {}): Promise<TestN
     logs,
     close: () => server.close(),
   }) as TestNode;
+}
+
+/**
+ * Runs `cleanup` when the current test ends, or after the file when called from a hook or at
+ * file level: vitest never runs an `afterAll` registered inside a running test.
+ */
+export function cleanUpAfter(cleanup: () => Promise<void> | void): void {
+  try {
+    onTestFinished(cleanup);
+  } catch {
+    afterAll(cleanup);
+  }
 }
