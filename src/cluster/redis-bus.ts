@@ -1,0 +1,528 @@
+import { randomBytes } from 'node:crypto';
+
+import type { Logger } from '../log.js';
+import type { RoomLogRepository } from '../store/room-log-repository.js';
+import type { RoomRepository } from '../store/room-repository.js';
+import type {
+  Bus,
+  EphemeralMessage,
+  LogEntry,
+  RoomBusHandler,
+  RoomHistory,
+  RoomKey,
+  RoomSubscription,
+} from './bus.js';
+import { RedisAppender } from './redis-appender.js';
+import {
+  openRedisConnections,
+  parseRedisUrl,
+  waitForReady,
+  type RedisConnections,
+} from './redis-connection.js';
+import { decodeFrame, encodeEphemeralFrame, encodeProbeFrame } from './redis-frames.js';
+import { roomKeys, type RoomKeys } from './redis-keys.js';
+import { NodeHeartbeat } from './redis-node-heartbeat.js';
+import { RedisRoomSubscription, type LogPage } from './redis-room-subscription.js';
+import { defineScripts, runScript } from './redis-scripts.js';
+
+/** The parts of the store the Redis bus uses: snapshots and the rooms' actor counters. */
+export interface RedisBusStore {
+  readonly rooms: Pick<RoomRepository, 'actorCounter' | 'raiseActorCounter'>;
+  readonly roomLog: Pick<RoomLogRepository, 'getSnapshot' | 'putSnapshot' | 'clear'>;
+}
+
+/** Options of {@link RedisBus.open}. */
+export interface RedisBusOptions {
+  /** `redis://…`, `rediss://…` or `redis-cluster://host:port,…` [REDIS_URL] */
+  readonly redisUrl: string;
+  /** Where snapshots go (Postgres in a cluster) and where actor counters survive Redis. */
+  readonly store: RedisBusStore;
+  /** This node's id, unique among live nodes. [NODE_ID] */
+  readonly nodeId: string;
+  readonly logger: Logger;
+  /**
+   * How long an append (and a subscribe's first read) may wait for Redis before it is rejected
+   * with WRITE_STALLED. Milliseconds. [WRITE_STALL_TIMEOUT_MS]
+   * @default 10_000
+   */
+  readonly appendTimeoutMs?: number;
+  /**
+   * How long {@link RedisBus.open} waits for the first connection. Milliseconds.
+   * @default 10_000
+   */
+  readonly connectTimeoutMs?: number;
+  /**
+   * Time between two heartbeats of this node (each also checks the others). Milliseconds.
+   * @default 1_000
+   */
+  readonly heartbeatIntervalMs?: number;
+  /**
+   * A node that did not beat for this long is down: the others drop its users' presence.
+   * Milliseconds; at least twice the heartbeat interval.
+   * @default 4_000
+   */
+  readonly nodeTimeoutMs?: number;
+  /**
+   * How often each subscription compares the room's counter with what it delivered, to catch
+   * entries pub/sub lost without a reconnect. Milliseconds.
+   * @default 2_000
+   */
+  readonly tailCheckIntervalMs?: number;
+  /**
+   * Lifetime of the snapshot lease: longer than a snapshot takes to write. Milliseconds.
+   * @default 10_000
+   */
+  readonly snapshotLeaseMs?: number;
+  /**
+   * Entries kept in the stream behind a snapshot, so that a node that fell behind (a long
+   * reconnect) can still read what it missed instead of skipping it.
+   * @default 1_000
+   */
+  readonly trimRetainEntries?: number;
+}
+
+/** Entries a log read returns at most per round trip. */
+const READ_PAGE_ENTRIES = 1_000;
+/** Actor ids reserved in the store ahead of Redis: one store write per this many joins. */
+const ACTOR_RESERVE = 64;
+/** How long a readiness ping may take. Milliseconds. */
+const READY_PING_TIMEOUT_MS = 1_000;
+
+interface ChannelState {
+  readonly keys: RoomKeys;
+  readonly subscriptions: Set<RedisRoomSubscription>;
+  /** Settles when the channel subscription is in place. */
+  subscribed: Promise<void>;
+}
+
+/**
+ * The cluster bus: each room's durable log is a Redis stream, ordered by one Lua script that
+ * assigns seqs and publishes each batch with its predecessor's seq; subscribers repair gaps from
+ * the stream. Ephemeral messages ride pub/sub only. Snapshots go to the store under a Redis
+ * lease. On a Redis Cluster every key and channel of a room sits on one shard (hash tag) and
+ * fan-out uses sharded pub/sub.
+ */
+export class RedisBus implements Bus {
+  readonly nodeId: string;
+  private readonly logger: Logger;
+  private readonly appender: RedisAppender;
+  private readonly heartbeat: NodeHeartbeat;
+  private readonly channels = new Map<string, ChannelState>();
+  /** Highest seq this node appended per room (by tag), while the room is subscribed here. */
+  private readonly appended = new Map<string, number>();
+  /** Actor ids the store has reserved per room (by room id), as far as this node knows. */
+  private readonly actorMarks = new Map<string, number>();
+  private readonly settings: Required<
+    Omit<RedisBusOptions, 'redisUrl' | 'store' | 'nodeId' | 'logger'>
+  >;
+  private tailTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private constructor(
+    private readonly connections: RedisConnections,
+    private readonly store: RedisBusStore,
+    options: RedisBusOptions,
+  ) {
+    this.nodeId = options.nodeId;
+    this.logger = options.logger.child({ component: 'redis-bus' });
+    this.settings = {
+      appendTimeoutMs: options.appendTimeoutMs ?? 10_000,
+      connectTimeoutMs: options.connectTimeoutMs ?? 10_000,
+      heartbeatIntervalMs: options.heartbeatIntervalMs ?? 1_000,
+      nodeTimeoutMs: options.nodeTimeoutMs ?? 4_000,
+      tailCheckIntervalMs: options.tailCheckIntervalMs ?? 2_000,
+      snapshotLeaseMs: options.snapshotLeaseMs ?? 10_000,
+      trimRetainEntries: options.trimRetainEntries ?? 1_000,
+    };
+    if (this.settings.nodeTimeoutMs < 2 * this.settings.heartbeatIntervalMs) {
+      throw new Error('nodeTimeoutMs must be at least twice heartbeatIntervalMs');
+    }
+
+    this.appender = new RedisAppender({
+      client: connections.command,
+      nodeId: this.nodeId,
+      sessionId: randomBytes(6).toString('hex'),
+      publishCommand: connections.sharded ? 'SPUBLISH' : 'PUBLISH',
+      timeoutMs: this.settings.appendTimeoutMs,
+      logger: this.logger,
+      floor: (_room, keys) => this.knownSeq(keys),
+    });
+    this.heartbeat = new NodeHeartbeat({
+      client: connections.command,
+      nodeId: this.nodeId,
+      logger: this.logger,
+      intervalMs: this.settings.heartbeatIntervalMs,
+      timeoutMs: this.settings.nodeTimeoutMs,
+      onNodesDown: (nodeIds) => {
+        for (const subscription of this.allSubscriptions()) subscription.nodesDown(nodeIds);
+      },
+    });
+  }
+
+  /**
+   * Connects to Redis (waiting up to `connectTimeoutMs`) and starts heartbeats. Rejects, with
+   * every connection closed, when Redis does not answer in time.
+   */
+  static async open(options: RedisBusOptions): Promise<RedisBus> {
+    const connections = openRedisConnections(parseRedisUrl(options.redisUrl), options.nodeId);
+    const bus = new RedisBus(connections, options.store, options);
+    try {
+      await bus.start();
+    } catch (error) {
+      await bus.close();
+      throw error;
+    }
+    return bus;
+  }
+
+  /** The Redis round trip of the last heartbeat, in milliseconds (a metric). */
+  get roundTripMs(): number {
+    return this.heartbeat.roundTripMs;
+  }
+
+  /** Entries the log had that this node has not delivered yet, summed over its rooms. */
+  get logLag(): number {
+    let lag = 0;
+    for (const subscription of this.allSubscriptions()) lag += subscription.lag;
+    return lag;
+  }
+
+  append(room: RoomKey, entries: readonly Uint8Array[]): Promise<number[]> {
+    return this.appender.append(room, entries).then((seqs) => {
+      const keys = roomKeys(room);
+      if (seqs.length > 0 && this.channels.has(keys.channel)) {
+        this.appended.set(keys.tag, Math.max(this.appended.get(keys.tag) ?? 0, seqs.at(-1)!));
+      }
+      return seqs;
+    });
+  }
+
+  async subscribe(
+    room: RoomKey,
+    afterSeq: number,
+    handler: RoomBusHandler,
+  ): Promise<RoomSubscription> {
+    if (this.closed) throw new Error('the bus is closed');
+
+    const keys = roomKeys(room);
+    const deadline = Date.now() + this.settings.appendTimeoutMs;
+    const logger = this.logger.child({ org: room.organizationId, room: room.roomId });
+    const subscription = new RedisRoomSubscription(afterSeq, handler, {
+      logger,
+      readPage: (after) => this.readPage(keys, after, after),
+      sendProbe: (token) => this.publishFrame(keys, encodeProbeFrame(this.nodeId, token)),
+      detach: (closing) => this.detach(keys, closing),
+    });
+
+    let channel = this.channels.get(keys.channel);
+    if (!channel) {
+      channel = { keys, subscriptions: new Set(), subscribed: Promise.resolve() };
+      channel.subscribed = this.subscribeChannel(keys.channel, deadline);
+      this.channels.set(keys.channel, channel);
+    }
+    channel.subscriptions.add(subscription);
+    try {
+      await channel.subscribed;
+      await subscription.start(deadline);
+    } catch (error) {
+      await subscription.close();
+      throw error;
+    }
+    return subscription;
+  }
+
+  async history(room: RoomKey): Promise<RoomHistory> {
+    const keys = roomKeys(room);
+    // A snapshot written by another node between the two reads may trim entries this read
+    // needs: read again then.
+    for (let attempt = 1; ; attempt++) {
+      const stored = await this.store.roomLog.getSnapshot(room.roomId);
+      const snapshotSeq = stored?.seq ?? 0;
+      const entries = await this.readAll(keys, snapshotSeq);
+      const first = entries[0]?.seq;
+      if (first === undefined || first === snapshotSeq + 1 || attempt === 3) {
+        return {
+          snapshot: stored ? { seq: stored.seq, data: new Uint8Array(stored.snapshot) } : null,
+          entries,
+        };
+      }
+      const newer = await this.store.roomLog.getSnapshot(room.roomId);
+      if ((newer?.seq ?? 0) === snapshotSeq) {
+        this.logger.error(
+          {
+            org: room.organizationId,
+            room: room.roomId,
+            fromSeq: snapshotSeq + 1,
+            toSeq: first - 1,
+          },
+          'room log entries missing, skipped',
+        );
+        return {
+          snapshot: stored ? { seq: stored.seq, data: new Uint8Array(stored.snapshot) } : null,
+          entries,
+        };
+      }
+    }
+  }
+
+  publish(room: RoomKey, message: EphemeralMessage): void {
+    if (this.closed) return;
+    const keys = roomKeys(room);
+    this.publishFrame(keys, encodeEphemeralFrame(this.nodeId, message)).catch((error: unknown) => {
+      // At most once by contract: a message lost while Redis is away is not retried.
+      this.logger.debug({ err: error }, 'ephemeral message not published');
+    });
+  }
+
+  async nextActor(room: RoomKey): Promise<number> {
+    const keys = roomKeys(room);
+    const roomId = room.roomId;
+    let mark = this.actorMarks.get(roomId);
+    // First use on this node: raise the counter to the store's, whatever Redis holds.
+    let floor = mark === undefined ? await this.store.rooms.actorCounter(roomId) : undefined;
+    if (mark === undefined) mark = floor!;
+
+    let actor = Number(await this.runCommand('weftActor', [keys.actors], [floor ?? '']));
+    if (actor === 0) {
+      // Redis lost the counter: start again above every id the store has reserved.
+      floor = await this.store.rooms.actorCounter(roomId);
+      mark = Math.max(mark, floor);
+      actor = Number(await this.runCommand('weftActor', [keys.actors], [floor]));
+    }
+    if (actor > mark) {
+      // The store must know an id before it is handed out, so that a Redis without the counter
+      // never hands it out again. Reserving ahead costs one store write per ACTOR_RESERVE ids.
+      mark = actor + ACTOR_RESERVE;
+      await this.store.rooms.raiseActorCounter(roomId, mark);
+    }
+    this.actorMarks.set(roomId, Math.max(mark, this.actorMarks.get(roomId) ?? 0));
+    return actor;
+  }
+
+  async snapshot(room: RoomKey, seq: number, data: Uint8Array): Promise<boolean> {
+    const keys = roomKeys(room);
+    const token = `${this.nodeId}:${randomBytes(6).toString('hex')}`;
+    const leased = await this.runPlain(() =>
+      this.connections.command.set(keys.lease, token, 'PX', this.settings.snapshotLeaseMs, 'NX'),
+    );
+    if (leased !== 'OK') return false;
+
+    try {
+      await this.store.roomLog.putSnapshot(
+        room.roomId,
+        seq,
+        Buffer.from(data.buffer, data.byteOffset, data.byteLength),
+        new Date().toISOString(),
+      );
+    } catch (error) {
+      await this.runCommand('weftRelease', [keys.lease], [token]).catch(() => undefined);
+      throw error;
+    }
+    const minSeq = Math.max(1, seq + 1 - this.settings.trimRetainEntries);
+    await this.runCommand('weftTrim', [keys.seq, keys.log, keys.lease], [seq, minSeq, token]);
+    return true;
+  }
+
+  async forget(room: RoomKey): Promise<void> {
+    const keys = roomKeys(room);
+    await this.runPlain(() =>
+      this.connections.command.del(keys.log, keys.seq, keys.actors, keys.lease, keys.writers),
+    );
+    await this.store.roomLog.clear(room.roomId);
+    this.appended.delete(keys.tag);
+    this.actorMarks.delete(room.roomId);
+  }
+
+  async ready(): Promise<boolean> {
+    if (this.closed) return false;
+    try {
+      await waitForReady(this.connections.command, READY_PING_TIMEOUT_MS);
+      const reply = await this.runPlain(() => this.connections.command.ping());
+      return reply === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.tailTimer);
+    this.appender.close();
+    await this.heartbeat.stop();
+    await Promise.all([...this.allSubscriptions()].map((subscription) => subscription.close()));
+    await this.connections.close();
+  }
+
+  private async start(): Promise<void> {
+    const { command, subscriber, sharded } = this.connections;
+    defineScripts(command);
+    command.on('error', (error: Error) => this.logger.debug({ err: error }, 'redis error'));
+    if (subscriber !== command) {
+      subscriber.on('error', (error: Error) => this.logger.debug({ err: error }, 'redis error'));
+    }
+
+    subscriber.on(
+      sharded ? 'smessageBuffer' : 'messageBuffer',
+      (channel: Buffer, message: Buffer) => this.dispatch(channel.toString(), message),
+    );
+    // Messages published while a subscriber connection was away are gone: every room resyncs
+    // from its log once its channel delivers again.
+    if (sharded) {
+      subscriber.on('subscribersReady', () => this.resyncAll());
+      subscriber.on('-node', () => this.resyncAll());
+    } else {
+      let connectedBefore = false;
+      subscriber.on('ready', () => {
+        if (connectedBefore) this.resyncAll();
+        connectedBefore = true;
+      });
+    }
+
+    await Promise.all([
+      waitForReady(command, this.settings.connectTimeoutMs),
+      waitForReady(subscriber, this.settings.connectTimeoutMs),
+    ]);
+    this.heartbeat.start();
+    this.tailTimer = setInterval(() => void this.checkTails(), this.settings.tailCheckIntervalMs);
+    this.tailTimer.unref();
+  }
+
+  private dispatch(channelName: string, message: Buffer): void {
+    const channel = this.channels.get(channelName);
+    if (!channel) return;
+    const frame = decodeFrame(message);
+    if (!frame) {
+      this.logger.warn({ channel: channelName }, 'malformed bus frame dropped');
+      return;
+    }
+
+    for (const subscription of channel.subscriptions) {
+      if (frame.kind === 'entries') subscription.receiveEntries(frame);
+      else if (frame.kind === 'ephemeral') {
+        if (frame.fromNode !== this.nodeId)
+          subscription.receiveEphemeral(frame.message, frame.fromNode);
+      } else if (frame.node === this.nodeId) subscription.receiveProbe(frame.token);
+    }
+  }
+
+  private resyncAll(): void {
+    for (const subscription of this.allSubscriptions()) subscription.resync();
+  }
+
+  private async checkTails(): Promise<void> {
+    if (this.connections.command.status !== 'ready') return;
+    await Promise.all(
+      [...this.channels.values()].map(async (channel) => {
+        try {
+          const counter = Number((await this.connections.command.get(channel.keys.seq)) ?? 0);
+          for (const subscription of channel.subscriptions) subscription.checkTail(counter);
+        } catch (error) {
+          this.logger.debug({ err: error }, 'tail check failed');
+        }
+      }),
+    );
+  }
+
+  private async subscribeChannel(channel: string, deadline: number): Promise<void> {
+    const { subscriber, sharded } = this.connections;
+    for (;;) {
+      try {
+        await waitForReady(subscriber, Math.max(1, deadline - Date.now()));
+        await (sharded ? subscriber.ssubscribe(channel) : subscriber.subscribe(channel));
+        return;
+      } catch (error) {
+        if (Date.now() >= deadline) throw error;
+        await sleep(50);
+      }
+    }
+  }
+
+  private async detach(keys: RoomKeys, subscription: RedisRoomSubscription): Promise<void> {
+    const channel = this.channels.get(keys.channel);
+    if (!channel?.subscriptions.delete(subscription) || channel.subscriptions.size > 0) return;
+
+    this.channels.delete(keys.channel);
+    this.appended.delete(keys.tag);
+    const { subscriber, sharded } = this.connections;
+    try {
+      await (sharded
+        ? subscriber.sunsubscribe(keys.channel)
+        : subscriber.unsubscribe(keys.channel));
+    } catch (error) {
+      this.logger.debug({ err: error }, 'unsubscribe failed');
+    }
+  }
+
+  private *allSubscriptions(): Iterable<RedisRoomSubscription> {
+    for (const channel of this.channels.values()) yield* channel.subscriptions;
+  }
+
+  /** The highest seq of the room this node has seen: delivered or appended. */
+  private knownSeq(keys: RoomKeys): number {
+    let seq = this.appended.get(keys.tag) ?? 0;
+    for (const subscription of this.channels.get(keys.channel)?.subscriptions ?? []) {
+      seq = Math.max(seq, subscription.deliveredSeq);
+    }
+    return seq;
+  }
+
+  private async readPage(keys: RoomKeys, afterSeq: number, floor: number): Promise<LogPage> {
+    const reply = (await this.runCommand(
+      'weftRead',
+      [keys.seq, keys.log],
+      [afterSeq, floor, READ_PAGE_ENTRIES],
+      true,
+    )) as [number, [Buffer, Buffer[]][]];
+    const [counter, rows] = reply;
+    const entries: LogEntry[] = rows.map(([id, fields]) => ({
+      seq: Number(id.toString('latin1').split('-')[0]),
+      data: new Uint8Array(fieldValue(fields, 'd')),
+    }));
+    return { counter: Number(counter), entries, more: rows.length === READ_PAGE_ENTRIES };
+  }
+
+  private async readAll(keys: RoomKeys, afterSeq: number): Promise<LogEntry[]> {
+    const entries: LogEntry[] = [];
+    let after = afterSeq;
+    for (;;) {
+      // The floor raises the counter to the snapshot's seq: after Redis lost the stream, new
+      // seqs continue above what the store already covers.
+      const page = await this.readPage(keys, after, afterSeq);
+      entries.push(...page.entries);
+      if (!page.more) return entries;
+      after = page.entries.at(-1)!.seq;
+    }
+  }
+
+  private publishFrame(keys: RoomKeys, frame: Buffer): Promise<unknown> {
+    const { command, sharded } = this.connections;
+    return sharded ? command.spublish(keys.channel, frame) : command.publish(keys.channel, frame);
+  }
+
+  /** Runs a script, waiting for a connection within the append bound. */
+  private runCommand(
+    name: Parameters<typeof runScript>[1],
+    keys: readonly string[],
+    args: readonly (string | number)[],
+    binary = false,
+  ): Promise<unknown> {
+    return this.runPlain(() => runScript(this.connections.command, name, keys, args, binary));
+  }
+
+  private async runPlain<T>(call: () => Promise<T>): Promise<T> {
+    await waitForReady(this.connections.command, this.settings.appendTimeoutMs);
+    return call();
+  }
+}
+
+function fieldValue(fields: Buffer[], name: string): Buffer {
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    if (fields[i]!.toString('latin1') === name) return fields[i + 1]!;
+  }
+  return Buffer.alloc(0);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
