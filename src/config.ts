@@ -23,7 +23,7 @@ export interface Limits {
   readonly maxConnectionsPerRoom: number;
   /**
    * Messages per second one connection may send (a one-second window, the ping included);
-   * a connection over it is closed with 4000 so that a runaway client cannot starve a room.
+   * a connection over it is closed with 4002 so that a runaway client cannot starve a room.
    * [MAX_MESSAGES_PER_SECOND]
    * @default 200
    */

@@ -118,7 +118,8 @@ export const ERRORS = {
   },
   RATE_LIMITED: {
     status: 429,
-    closeCode: 1008,
+    // The client's MAX_NUMBER_OF_MESSAGES_PER_SECONDS: it stops instead of reconnecting in a loop.
+    closeCode: 4002,
     message: 'Too many messages per second (MAX_MESSAGES_PER_SECOND). Slow down.',
   },
   ROOM_FULL: {
@@ -130,6 +131,11 @@ export const ERRORS = {
     status: 409,
     closeCode: 4006,
     message: 'The room’s id has changed. Join it under its new id.',
+  },
+  ROOM_ACCESS_CHANGED: {
+    status: 409,
+    closeCode: 4100,
+    message: 'The room’s permissions changed. Reconnect with a fresh token to get the new ones.',
   },
   ROOM_DELETED: {
     status: 410,

@@ -3,11 +3,16 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 
 import { TokenService } from './auth/token-service.js';
+import type { Bus } from './cluster/bus.js';
+import { LocalBus } from './cluster/local-bus.js';
 import type { Config } from './config.js';
 import type { AppContext } from './http/app-context.js';
 import { buildHttpApp } from './http/app.js';
 import type { Logger } from './log.js';
 import { Metrics } from './metrics.js';
+import { RealtimeGateway } from './realtime/realtime-gateway.js';
+import { createRealtimeHooks } from './realtime/realtime-hooks.js';
+import { RoomRegistry } from './rooms/room-registry.js';
 import { openStore, type Store } from './store/store.js';
 
 /** Options of {@link startServer}. */
@@ -21,6 +26,11 @@ export interface StartServerOptions {
    * @default false
    */
   processMetrics?: boolean;
+  /**
+   * Builds the bus. Tests wrap it to inject faults; the cluster passes its RedisBus.
+   * @default a {@link LocalBus} over the store
+   */
+  createBus?: (deps: { config: Config; logger: Logger; store: Store }) => Bus;
 }
 
 /** A running node. */
@@ -30,13 +40,17 @@ export interface WeftServer {
   readonly port: number;
   readonly app: FastifyInstance;
   readonly store: Store;
+  readonly bus: Bus;
+  readonly registry: RoomRegistry;
+  readonly gateway: RealtimeGateway;
   readonly context: AppContext;
   /** Drains and stops: refuses new work, closes sockets, flushes, closes the store. */
   close(): Promise<void>;
 }
 
 /**
- * Composes and starts one node: store → tokens → HTTP app → listen. Importing this module has no
+ * Composes and starts one node: store → tokens → bus → rooms → HTTP app and realtime gateway →
+ * listen. Importing this module has no
  * side effects, so tests start as many nodes as they like in one process.
  */
 export async function startServer(options: StartServerOptions): Promise<WeftServer> {
@@ -50,6 +64,10 @@ export async function startServer(options: StartServerOptions): Promise<WeftServ
     ttlSeconds: config.limits.tokenTtlSeconds,
   });
   const metrics = new Metrics({ nodeId: config.nodeId, defaultMetrics: options.processMetrics });
+  const bus =
+    options.createBus?.({ config, logger, store }) ??
+    new LocalBus({ nodeId: config.nodeId, roomLog: store.roomLog, rooms: store.rooms, logger });
+  const registry = new RoomRegistry({ bus, logger, limits: config.limits });
   const context: AppContext = {
     config,
     logger,
@@ -58,12 +76,26 @@ export async function startServer(options: StartServerOptions): Promise<WeftServ
     metrics,
     secretKey,
     isDraining: () => draining,
+    realtime: createRealtimeHooks({ registry, rooms: store.rooms }),
+    liveRooms: registry,
   };
   const app = buildHttpApp(context);
+  const gateway = new RealtimeGateway({
+    limits: config.limits,
+    logger,
+    tokens,
+    rooms: store.rooms,
+    registry,
+    bus,
+  });
+  gateway.attach(app.server);
 
   try {
     await app.listen({ port: config.port, host: config.host });
   } catch (error) {
+    await gateway.close();
+    await registry.close();
+    await bus.close();
     await store.close();
     throw error;
   }
@@ -80,10 +112,18 @@ export async function startServer(options: StartServerOptions): Promise<WeftServ
     port,
     app,
     store,
+    bus,
+    registry,
+    gateway,
     context,
     close() {
       closing ??= (async () => {
         draining = true;
+        // Sockets first (no new writes), then rooms (final snapshots), then the log, the
+        // HTTP server and the store they write to.
+        await gateway.close();
+        await registry.close();
+        await bus.close();
         await app.close();
         await store.close();
         logger.info('stopped');

@@ -2,6 +2,7 @@ import type { TokenService } from '../auth/token-service.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
+import type { RoomRegistry } from '../rooms/room-registry.js';
 import type { Store } from '../store/store.js';
 
 /**
@@ -33,4 +34,6 @@ export interface AppContext {
   isDraining(): boolean;
   /** Set once the realtime gateway is attached. */
   realtime?: RealtimeHooks;
+  /** The rooms loaded on this node, for the live-room REST routes (ydoc, presence). */
+  liveRooms?: RoomRegistry;
 }

@@ -11,6 +11,7 @@ import type { AppContext } from './app-context.js';
 import { registerAuthRoutes } from './auth-routes.js';
 import { registerGroupRoutes } from './group-routes.js';
 import { registerHealthRoutes } from './health-routes.js';
+import { registerLiveRoomRoutes } from './live-room-routes.js';
 import { registerNotificationRoutes } from './notification-routes.js';
 import { registerRoomRoutes } from './room-routes.js';
 import { registerSubscriptionSettingsRoutes } from './subscription-settings-routes.js';
@@ -79,6 +80,7 @@ export function buildHttpApp(context: AppContext): FastifyInstance {
   registerHealthRoutes(app, context);
   registerAuthRoutes(app, context);
   registerRoomRoutes(app, context);
+  registerLiveRoomRoutes(app, context);
   registerNotificationRoutes(app, context);
   registerSubscriptionSettingsRoutes(app, context);
   registerGroupRoutes(app, context);

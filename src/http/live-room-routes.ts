@@ -1,0 +1,134 @@
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+
+import { WeftError } from '../errors.js';
+import type { Room } from '../rooms/room.js';
+import { NO_ORIGIN } from '../rooms/log-entry-codec.js';
+import { YdocTypeMismatchError, ydocToJson } from '../rooms/ydoc-json.js';
+import { isReadableYjsUpdate } from '../rooms/yjs-documents.js';
+import type { AppContext } from './app-context.js';
+
+/** Actor id receivers see for a broadcast from the REST API. */
+const REST_ACTOR = -1;
+
+const RoomParams = Type.Object({ roomId: Type.String() });
+const YdocQuery = Type.Object({
+  key: Type.Optional(Type.String()),
+  type: Type.Optional(Type.String()),
+  formatting: Type.Optional(Type.String()),
+});
+const GuidQuery = Type.Object({
+  guid: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
+  encoder: Type.Optional(Type.String()),
+});
+
+/**
+ * REST routes over a live room, as `@liveblocks/node` 3.24.2 calls them: the Yjs document as
+ * JSON or binary, a Yjs update that goes through the room log like any client's, the users
+ * present, and broadcast events. A room that is not loaded is loaded for the call.
+ */
+export function registerLiveRoomRoutes(fastify: FastifyInstance, context: AppContext): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+
+  /** Runs `work` on the loaded room; 404 when the room does not exist. */
+  async function withRoom<T>(roomId: string, work: (room: Room) => Promise<T> | T): Promise<T> {
+    const registry = context.liveRooms;
+    if (!registry) throw new WeftError('INTERNAL_ERROR', 'The realtime side is not running.');
+    const record = await context.store.rooms.get(roomId);
+    if (!record) throw new WeftError('ROOM_NOT_FOUND', `Room "${roomId}" does not exist.`);
+
+    const room = await registry.acquire(record);
+    try {
+      return await work(room);
+    } finally {
+      room.unpin();
+    }
+  }
+
+  app.get(
+    '/v2/rooms/:roomId/ydoc',
+    { schema: { params: RoomParams, querystring: YdocQuery } },
+    async (request, reply) => {
+      const { key, type, formatting } = request.query;
+      const view = await withRoom(request.params.roomId, (room) => {
+        try {
+          return ydocToJson(room.documents.get(null), {
+            key,
+            type,
+            formatting: formatting === 'true',
+          });
+        } catch (error) {
+          if (error instanceof YdocTypeMismatchError) {
+            throw new WeftError('UNPROCESSABLE_ENTITY', error.message);
+          }
+          throw error;
+        }
+      });
+      // Serialised here: a bare string (one text read with `type`) must stay a JSON string.
+      return reply.type('application/json').send(JSON.stringify(view));
+    },
+  );
+
+  app.get(
+    '/v2/rooms/:roomId/ydoc-binary',
+    { schema: { params: RoomParams, querystring: GuidQuery } },
+    async (request, reply) => {
+      const guid = request.query.guid ?? null;
+      const state = await withRoom(request.params.roomId, (room) =>
+        room.documents.diff(guid, undefined, false),
+      );
+      return reply.type('application/octet-stream').send(Buffer.from(state));
+    },
+  );
+
+  app.put(
+    '/v2/rooms/:roomId/ydoc',
+    { schema: { params: RoomParams, querystring: GuidQuery } },
+    async (request, reply) => {
+      const body = request.body;
+      if (!Buffer.isBuffer(body)) {
+        throw new WeftError(
+          'UNSUPPORTED_MEDIA_TYPE',
+          'Send the update as application/octet-stream.',
+        );
+      }
+      const v2 = request.query.encoder === 'v2';
+      if (!isReadableYjsUpdate(body, v2)) {
+        throw new WeftError(
+          'UNPROCESSABLE_ENTITY',
+          `The body is not a Yjs ${v2 ? 'v2' : 'v1'} update (pass encoder=v2 for the v2 encoding).`,
+        );
+      }
+      await withRoom(request.params.roomId, async (room) => {
+        const seq = await room.submitYjsUpdate(NO_ORIGIN, request.query.guid ?? null, body, v2);
+        // Read-your-writes: a GET after this PUT sees the update.
+        await room.waitApplied(seq);
+      });
+      return reply.status(200).send({});
+    },
+  );
+
+  for (const path of ['/v2/rooms/:roomId/active-users', '/v2/rooms/:roomId/active_users']) {
+    app.get(path, { schema: { params: RoomParams } }, async (request) =>
+      withRoom(request.params.roomId, (room) => ({
+        data: room.allMembers().map((member) => ({
+          type: 'user',
+          id: member.user.id,
+          connectionId: member.actor,
+          info: member.user.info ?? {},
+        })),
+      })),
+    );
+  }
+
+  for (const path of ['/v2/rooms/:roomId/broadcast-event', '/v2/rooms/:roomId/broadcast_event']) {
+    app.post(path, { schema: { params: RoomParams } }, async (request, reply) => {
+      if (request.body === undefined) {
+        throw new WeftError('UNPROCESSABLE_ENTITY', 'Send the event as a JSON body.');
+      }
+      await withRoom(request.params.roomId, (room) => room.broadcast(REST_ACTOR, request.body));
+      return reply.status(204).send();
+    });
+  }
+}

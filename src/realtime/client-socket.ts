@@ -1,0 +1,119 @@
+import { WebSocket } from 'ws';
+
+import type { Limits } from '../config.js';
+import { WeftError } from '../errors.js';
+import type { Logger } from '../log.js';
+
+/** Longest close reason a WebSocket close frame carries, in bytes (RFC 6455 §5.5). */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/**
+ * How long a closed socket may take to finish the closing handshake before it is destroyed: a
+ * peer that stopped reading never answers the close frame.
+ */
+const CLOSE_GRACE_MS = 2_000;
+
+/** The same for a slow consumer, whose queue is already too long to wait for. */
+const SLOW_CLOSE_GRACE_MS = 100;
+
+/** Options of {@link ClientSocket}. */
+export interface ClientSocketOptions {
+  readonly ws: WebSocket;
+  readonly logger: Logger;
+  readonly limits: Pick<Limits, 'maxMessagesPerSecond' | 'maxOutboundBufferBytes'>;
+}
+
+/**
+ * One client's socket with the limits that protect the node from it: sends check the outbound
+ * buffer first (a slow consumer is closed, not allowed to grow memory), incoming messages are
+ * counted against a per-second budget, and closes carry a catalogue code and a bounded reason.
+ */
+export class ClientSocket {
+  /** Logger of the connection; sessions rebind it with room and user once known. */
+  log: Logger;
+  private windowStartedAt = 0;
+  private windowMessages = 0;
+  private closing = false;
+
+  constructor(private readonly options: ClientSocketOptions) {
+    this.log = options.logger;
+  }
+
+  get ws(): WebSocket {
+    return this.options.ws;
+  }
+
+  /** True once a close has begun, by either side. */
+  get isClosed(): boolean {
+    return this.closing || this.options.ws.readyState !== WebSocket.OPEN;
+  }
+
+  /**
+   * Sends a frame unless the socket is closing. Closes the socket with SLOW_CONSUMER instead
+   * when the frame would push the outbound buffer past the limit.
+   */
+  send(data: string | Uint8Array): boolean {
+    if (this.isClosed) return false;
+
+    const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
+    const buffered = this.options.ws.bufferedAmount;
+    if (buffered + bytes > this.options.limits.maxOutboundBufferBytes) {
+      this.log.warn(
+        { buffered, bytes, limit: this.options.limits.maxOutboundBufferBytes },
+        'slow consumer disconnected',
+      );
+      this.close(new WeftError('SLOW_CONSUMER'), { terminate: true });
+      return false;
+    }
+    this.options.ws.send(data);
+    return true;
+  }
+
+  /**
+   * Counts one incoming message against the per-second budget. Returns false, and closes the
+   * socket with RATE_LIMITED, when the connection exceeds it.
+   */
+  admit(): boolean {
+    const now = Date.now();
+    if (now - this.windowStartedAt >= 1_000) {
+      this.windowStartedAt = now;
+      this.windowMessages = 0;
+    }
+    this.windowMessages += 1;
+    if (this.windowMessages <= this.options.limits.maxMessagesPerSecond) return true;
+
+    this.log.warn({ limit: this.options.limits.maxMessagesPerSecond }, 'message rate exceeded');
+    this.close(new WeftError('RATE_LIMITED'));
+    return false;
+  }
+
+  /**
+   * Closes with the error's close code and message. `terminate` drops whatever is still
+   * queued (a slow consumer would otherwise hold it until the grace period ends).
+   */
+  close(error: WeftError, options: { terminate?: boolean } = {}): void {
+    if (this.closing) return;
+    this.closing = true;
+
+    const ws = this.options.ws;
+    if (ws.readyState === WebSocket.CLOSED) return;
+    this.log.debug({ code: error.code, closeCode: error.closeCode }, 'closing connection');
+    ws.close(error.closeCode, closeReason(error.message));
+    // The close frame queues behind unsent data; a peer that reads nothing would never see it.
+    setTimeout(
+      () => ws.terminate(),
+      options.terminate ? SLOW_CLOSE_GRACE_MS : CLOSE_GRACE_MS,
+    ).unref();
+  }
+}
+
+/** The message cut to the longest reason a close frame carries, on a character boundary. */
+export function closeReason(message: string): string {
+  if (Buffer.byteLength(message) <= MAX_CLOSE_REASON_BYTES) return message;
+
+  let reason = message;
+  while (Buffer.byteLength(`${reason}…`) > MAX_CLOSE_REASON_BYTES) {
+    reason = reason.slice(0, -1);
+  }
+  return `${reason}…`;
+}

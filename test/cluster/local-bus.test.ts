@@ -1,0 +1,98 @@
+import { afterEach, describe, expect, it, vi } from 'vitest';
+
+import { LocalBus } from '../../src/cluster/local-bus.js';
+import { createLogger } from '../../src/log.js';
+import { openStore, type Store } from '../../src/store/store.js';
+import { recordingHandler, runBusContract } from './bus-contract.js';
+
+const logger = createLogger({ level: 'silent' });
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+async function openFixture() {
+  const store = await openStore({ databaseUrl: 'sqlite::memory:', logger });
+  const bus = new LocalBus({
+    nodeId: 'node-1',
+    roomLog: store.roomLog,
+    rooms: store.rooms,
+    logger,
+  });
+  return { store, bus };
+}
+
+function createRoom(store: Store, roomId: string, organizationId: string) {
+  return store.rooms.create({
+    id: roomId,
+    organizationId,
+    createdAt: new Date().toISOString(),
+    lastConnectionAt: null,
+    defaultAccesses: [],
+    usersAccesses: {},
+    groupsAccesses: {},
+    metadata: {},
+  });
+}
+
+runBusContract('LocalBus', async () => {
+  const { store, bus } = await openFixture();
+  return {
+    bus,
+    prepareRoom: async (room) => {
+      await createRoom(store, room.roomId, room.organizationId);
+    },
+    dispose: () => store.close(),
+  };
+});
+
+describe('LocalBus', () => {
+  let store: Store | undefined;
+  afterEach(async () => {
+    await store?.close();
+    store = undefined;
+  });
+
+  it('writes the appends of one event-loop turn in one store call per room', async () => {
+    const fixture = await openFixture();
+    store = fixture.store;
+    const room = { organizationId: 'default', roomId: 'r1' };
+    await createRoom(store, 'r1', 'default');
+    const append = vi.spyOn(store.roomLog, 'append');
+
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) => fixture.bus.append(room, [bytes(`${i}`)])),
+    );
+
+    expect(append).toHaveBeenCalledTimes(1);
+    expect(append.mock.calls[0]![1]).toHaveLength(50);
+    await fixture.bus.close();
+  });
+
+  it('rejects the appends of a failed write, delivers nothing of them, and keeps working', async () => {
+    const fixture = await openFixture();
+    store = fixture.store;
+    const room = { organizationId: 'default', roomId: 'r2' };
+    await createRoom(store, 'r2', 'default');
+    const handler = recordingHandler();
+    await fixture.bus.subscribe(room, 0, handler);
+    vi.spyOn(store.roomLog, 'append').mockRejectedValueOnce(new Error('disk full'));
+
+    await expect(fixture.bus.append(room, [bytes('lost')])).rejects.toThrow('disk full');
+    const seqs = await fixture.bus.append(room, [bytes('kept')]);
+
+    expect(seqs).toEqual([1]);
+    expect(handler.entries.map((entry) => new TextDecoder().decode(entry.data))).toEqual(['kept']);
+    await fixture.bus.close();
+  });
+
+  it('flushes pending appends when it closes', async () => {
+    const fixture = await openFixture();
+    store = fixture.store;
+    const room = { organizationId: 'default', roomId: 'r3' };
+    await createRoom(store, 'r3', 'default');
+
+    const pending = fixture.bus.append(room, [bytes('a')]);
+    await fixture.bus.close();
+
+    expect(await pending).toEqual([1]);
+    expect(await store.roomLog.readAfter('r3', 0)).toHaveLength(1);
+  });
+});
