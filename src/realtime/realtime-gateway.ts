@@ -67,11 +67,31 @@ export class RealtimeGateway {
     };
   }
 
-  /** Handles upgrades of the HTTP server. */
+  /**
+   * Handles upgrades of the HTTP server, and drops connections that have not sent a complete
+   * request (upgrade or REST) within the handshake timeout: a half-sent request holds a
+   * socket and a parser for as long as the client likes otherwise.
+   */
   attach(server: Server): void {
-    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>
-      this.upgrade(request, socket, head),
-    );
+    const pending = new WeakMap<Duplex, NodeJS.Timeout>();
+    const settle = (socket: Duplex) => {
+      clearTimeout(pending.get(socket));
+      pending.delete(socket);
+    };
+    server.on('connection', (socket: Duplex) => {
+      const timer = setTimeout(() => {
+        this.log.info({ ms: this.options.limits.handshakeTimeoutMs }, 'incomplete request dropped');
+        socket.destroy();
+      }, this.options.limits.handshakeTimeoutMs);
+      timer.unref();
+      pending.set(socket, timer);
+      socket.once('close', () => settle(socket));
+    });
+    server.on('request', (request: IncomingMessage) => settle(request.socket));
+    server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+      settle(socket);
+      this.upgrade(request, socket, head);
+    });
   }
 
   /** Local connections in every room. */
