@@ -21,6 +21,7 @@ export class Progress {
   private readonly tty: boolean;
   private readonly startedAt = performance.now();
   private title = '';
+  private phaseStartedAt = performance.now();
   private state: ProgressState | (() => ProgressState) = {};
   private timer: NodeJS.Timeout | undefined;
   private drawn = false;
@@ -37,6 +38,7 @@ export class Progress {
     this.clearBar();
     this.title = title;
     this.state = state;
+    this.phaseStartedAt = performance.now();
     this.line(title);
     clearInterval(this.timer);
     this.timer = setInterval(() => this.tick(), this.tty ? BAR_INTERVAL_MS : PLAIN_INTERVAL_MS);
@@ -86,6 +88,9 @@ export class Progress {
       );
     }
     if (withBar) parts.push(this.title);
+    if (fraction === undefined) {
+      parts.push(`${((performance.now() - this.phaseStartedAt) / 1000).toFixed(0)} s`);
+    }
     for (const [key, value] of Object.entries(facts ?? {})) parts.push(`${key} ${value}`);
     const line = parts.join('  ');
     const columns = this.stream.columns ?? 120;
