@@ -187,14 +187,21 @@ export class RedisBus implements Bus {
     return lag;
   }
 
-  append(room: RoomKey, entries: readonly Uint8Array[]): Promise<number[]> {
-    return this.appender.append(room, entries).then((seqs) => {
-      const keys = roomKeys(room);
-      if (seqs.length > 0 && this.channels.has(keys.channel)) {
-        this.appended.set(keys.tag, Math.max(this.appended.get(keys.tag) ?? 0, seqs.at(-1)!));
-      }
-      return seqs;
-    });
+  /**
+   * Appends, then waits until this node's own subscriptions of the room delivered the entries:
+   * a room acknowledges a write only after it applied it, as on a single node.
+   */
+  async append(room: RoomKey, entries: readonly Uint8Array[]): Promise<number[]> {
+    const seqs = await this.appender.append(room, entries);
+    const last = seqs.at(-1);
+    const channel = this.channels.get(roomKeys(room).channel);
+    if (last === undefined || !channel) return seqs;
+
+    this.appended.set(channel.keys.tag, Math.max(this.appended.get(channel.keys.tag) ?? 0, last));
+    await Promise.all(
+      [...channel.subscriptions].map((subscription) => subscription.awaitDelivery(last)),
+    );
+    return seqs;
   }
 
   async subscribe(

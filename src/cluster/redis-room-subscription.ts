@@ -46,6 +46,11 @@ const READ_RETRY_CAP_MS = 1_000;
 const PROBE_WAIT_FIRST_MS = 100;
 const PROBE_WAIT_CAP_MS = 2_000;
 /**
+ * An entry this node appended that did not come back through the channel within this long was
+ * lost on the way (or the subscriber is reconnecting): read it from the log.
+ */
+const OWN_ENTRY_REPAIR_MS = 500;
+/**
  * Frames kept while a repair runs. Past this they are dropped and the log is read again
  * instead: the log holds them too, so this bounds memory without losing anything.
  */
@@ -71,6 +76,8 @@ export class RedisRoomSubscription implements RoomSubscription {
   private observedCounter = 0;
   private probeToken: string | undefined;
   private probeArrived: (() => void) | undefined;
+  /** Appends of this node waiting for their entries to be delivered here. */
+  private deliveryWaiters: { seq: number; resolve: () => void }[] = [];
 
   constructor(
     afterSeq: number,
@@ -92,6 +99,26 @@ export class RedisRoomSubscription implements RoomSubscription {
 
   get closed(): boolean {
     return this.state === 'closed';
+  }
+
+  /**
+   * Resolves once the entry `seq` was delivered (or the subscription closed), so that a node
+   * acknowledges its own write only after its room applied it. Reads the log if the entry does
+   * not arrive soon.
+   */
+  awaitDelivery(seq: number): Promise<void> {
+    if (this.lastSeq >= seq || this.state === 'closed') return Promise.resolve();
+
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => this.repair(), OWN_ENTRY_REPAIR_MS);
+      this.deliveryWaiters.push({
+        seq,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      });
+    });
   }
 
   /** Reads the log after the start seq; rejects when it cannot be read before the deadline. */
@@ -171,6 +198,7 @@ export class RedisRoomSubscription implements RoomSubscription {
     this.waiting = [];
     this.probeToken = undefined;
     this.probeArrived?.();
+    this.releaseWaiters();
     await this.link.detach(this);
   }
 
@@ -211,6 +239,7 @@ export class RedisRoomSubscription implements RoomSubscription {
         // Read in the same step as the page: these seqs are not in the stream and never will be.
         this.reportHole(this.lastSeq + 1, page.counter);
         this.lastSeq = page.counter;
+        this.releaseWaiters();
       }
       return read;
     }
@@ -285,6 +314,18 @@ export class RedisRoomSubscription implements RoomSubscription {
       this.handler.onEntries(entries);
     } catch (error) {
       this.link.logger.error({ err: error }, 'room handler failed on entries');
+    }
+    this.releaseWaiters();
+  }
+
+  private releaseWaiters(): void {
+    if (this.deliveryWaiters.length === 0) return;
+    const closed = this.state === 'closed';
+    const waiting = this.deliveryWaiters;
+    this.deliveryWaiters = [];
+    for (const waiter of waiting) {
+      if (closed || waiter.seq <= this.lastSeq) waiter.resolve();
+      else this.deliveryWaiters.push(waiter);
     }
   }
 

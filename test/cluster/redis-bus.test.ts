@@ -12,6 +12,7 @@ import { createLogger } from '../../src/log.js';
 import type { Store } from '../../src/store/store.js';
 import { startRedisServer, type TestRedisServer } from '../support/redis-server.js';
 import { storeFactories } from '../support/store-factories.js';
+import { runBusContract } from './bus-contract.js';
 
 let redis: TestRedisServer;
 let admin: Redis;
@@ -28,6 +29,17 @@ beforeAll(async () => {
 afterEach(async () => {
   await Promise.all(buses.splice(0).map((bus) => bus.close()));
 });
+
+runBusContract('RedisBus on one Redis server', async () => ({
+  bus: await RedisBus.open({
+    redisUrl: redis.url,
+    store,
+    nodeId: `contract-${++roomCounter}`,
+    logger: quietLogger(),
+  }),
+  prepareRoom: (room) => createRoom(room),
+  dispose: async () => {},
+}));
 
 describe('RedisBus keys', () => {
   it('puts every key and the channel of a room on one Cluster slot, ids URL-encoded', () => {
@@ -351,6 +363,11 @@ async function openBus(nodeId: string, options: Partial<RedisBusOptions> = {}): 
 
 async function newRoom(): Promise<RoomKey> {
   const room = { organizationId: 'org/test', roomId: `room-${process.pid}-${++roomCounter}` };
+  await createRoom(room);
+  return room;
+}
+
+async function createRoom(room: RoomKey): Promise<void> {
   await store.rooms.create({
     id: room.roomId,
     organizationId: room.organizationId,
@@ -361,7 +378,6 @@ async function newRoom(): Promise<RoomKey> {
     groupsAccesses: {},
     metadata: {},
   });
-  return room;
 }
 
 function recorder() {

@@ -11,6 +11,7 @@ import type { Store } from '../../src/store/store.js';
 import { startRedisCluster, type TestRedisCluster } from '../support/redis-cluster.js';
 import { startRedisServer } from '../support/redis-server.js';
 import { storeFactories } from '../support/store-factories.js';
+import { runBusContract } from './bus-contract.js';
 
 let store: Store;
 const buses: RedisBus[] = [];
@@ -134,6 +135,34 @@ describe('RedisBus when Redis fails', () => {
   });
 });
 
+describe('RedisBus heartbeats across a Redis outage', () => {
+  it('does not report live peers down after an outage longer than the node timeout', async () => {
+    const redis = await startRedisServer({ appendOnly: true });
+    const admin = redis.client();
+    const room = await newRoom();
+    const timing = { heartbeatIntervalMs: 100, nodeTimeoutMs: 400 };
+    const [a] = await Promise.all([
+      openBus(redis.url, 'out-a', timing),
+      openBus(redis.url, 'out-b', timing),
+    ]);
+    const seen = recorder();
+    await a.subscribe(room, 0, seen.handler);
+    await vi.waitFor(async () => expect(await admin.zscore(NODES_KEY, 'out-b')).not.toBeNull());
+
+    await redis.kill();
+    // The outage itself: longer than the node timeout, so every beat in the set is stale.
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    await redis.restart();
+    // A node that really died: it beats once, now, and never again.
+    const [seconds] = await admin.time();
+    await admin.zadd(NODES_KEY, Number(seconds) * 1000 + 999, 'out-dead');
+
+    // By the time the dead node is reported, a wrong report of B would have been made too.
+    await vi.waitFor(() => expect(seen.down.flat()).toContain('out-dead'), { timeout: 5_000 });
+    expect(seen.down.flat()).not.toContain('out-b');
+  });
+});
+
 describe('RedisBus on a 3-master Redis Cluster', () => {
   let cluster: TestRedisCluster;
   let admin: Cluster;
@@ -142,6 +171,17 @@ describe('RedisBus on a 3-master Redis Cluster', () => {
     cluster = await startRedisCluster(3);
     admin = cluster.client();
   }, 30_000);
+
+  runBusContract('RedisBus on a Redis Cluster', async () => ({
+    bus: await RedisBus.open({
+      redisUrl: cluster.url,
+      store,
+      nodeId: `cluster-contract-${++roomCounter}`,
+      logger: quietLogger(),
+    }),
+    prepareRoom: (room) => createRoom(room),
+    dispose: async () => {},
+  }));
 
   it('spreads rooms over the shards and orders each room the same on two nodes, over sharded pub/sub', async () => {
     const rooms = await Promise.all(range(1, 6).map(() => newRoom()));
@@ -293,6 +333,11 @@ async function clientId(admin: Redis, name: string): Promise<string> {
 
 async function newRoom(): Promise<RoomKey> {
   const room = { organizationId: 'org', roomId: `faults/${process.pid}/${++roomCounter}` };
+  await createRoom(room);
+  return room;
+}
+
+async function createRoom(room: RoomKey): Promise<void> {
   await store.rooms.create({
     id: room.roomId,
     organizationId: room.organizationId,
@@ -303,7 +348,6 @@ async function newRoom(): Promise<RoomKey> {
     groupsAccesses: {},
     metadata: {},
   });
-  return room;
 }
 
 function recorder() {

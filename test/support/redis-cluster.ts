@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
 import { Cluster } from 'ioredis';
-import { afterAll, vi } from 'vitest';
+import { afterAll, onTestFinished, vi } from 'vitest';
 
 import { freePort, startRedisServer, type TestRedisServer } from './redis-server.js';
 
@@ -28,10 +28,19 @@ const BUS_PORT_OFFSET = 10_000;
 /** How long the nodes may take to agree that the cluster is ok. */
 const HEALTHY_TIMEOUT_MS = 20_000;
 
+/** Clusters of this test file not cleaned up yet. */
+const liveClusters = new Set<TestRedisCluster>();
+
+// Registered at collection, like the servers' own: see test/support/redis-server.ts.
+afterAll(async () => {
+  await Promise.all([...liveClusters].map((cluster) => cluster.cleanup()));
+});
+
 /**
  * Starts `masters` redis-server processes with `cluster-enabled yes` (AOF on, so that a
  * restarted master keeps its data), joins them with `redis-cli --cluster create`, waits for
- * `cluster_state:ok`, and tears everything down after the calling test file.
+ * `cluster_state:ok`. Everything is torn down when the calling test ends, or after the file when
+ * started from a hook.
  */
 export async function startRedisCluster(masters = 3): Promise<TestRedisCluster> {
   const nodes: TestRedisServer[] = [];
@@ -40,19 +49,23 @@ export async function startRedisCluster(masters = 3): Promise<TestRedisCluster> 
 
   const cleanup = () => {
     cleaning ??= (async () => {
+      liveClusters.delete(cluster);
       for (const client of clients) client.disconnect();
       await Promise.all(nodes.map((node) => node.cleanup()));
     })();
     return cleaning;
   };
-  afterAll(cleanup);
+  try {
+    onTestFinished(cleanup);
+  } catch {
+    // Started from a hook: the file-level afterAll above cleans up.
+  }
 
   for (let i = 0; i < masters; i++) {
     nodes.push(
       await startRedisServer({
         appendOnly: true,
         port: await freePort(65_535 - BUS_PORT_OFFSET),
-        manualCleanup: true,
         extraArgs: [
           '--cluster-enabled',
           'yes',
@@ -110,6 +123,7 @@ export async function startRedisCluster(masters = 3): Promise<TestRedisCluster> 
     },
     cleanup,
   };
+  liveClusters.add(cluster);
   await cluster.waitUntilHealthy();
   return cluster;
 }

@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { Redis } from 'ioredis';
-import { afterAll } from 'vitest';
+import { afterAll, onTestFinished } from 'vitest';
 
 /** Options of {@link startRedisServer}. */
 export interface RedisServerOptions {
@@ -19,8 +19,6 @@ export interface RedisServerOptions {
   extraArgs?: string[];
   /** Listen on this port instead of a free one (a cluster needs port + 10000 free too). */
   port?: number;
-  /** Leave cleanup to the caller instead of an `afterAll` of the calling file. */
-  manualCleanup?: boolean;
 }
 
 /** A redis-server process of a test, in its own temp folder. */
@@ -50,13 +48,27 @@ const STARTUP_TIMEOUT_MS = 15_000;
 const PORT_ATTEMPTS = 3;
 /** Lines of server output kept to explain a failed start. */
 const OUTPUT_LINES_KEPT = 30;
+/** Every server folder starts with this, so that a later run can find a dead run's leftovers. */
+const DIR_PREFIX = 'weft-redis-';
+
+/** Servers of this test file not cleaned up yet. */
+const liveServers = new Set<TestRedisServer>();
+
+// Registered while the importing test file is collected: vitest ignores an afterAll that a
+// running hook registers, and a worker that exits runs no 'exit' handlers.
+afterAll(async () => {
+  await Promise.all([...liveServers].map((server) => server.cleanup()));
+});
 
 /**
  * Starts `redis-server` on a free port of 127.0.0.1 in a fresh temp folder, without RDB
- * snapshots, and stops it and removes the folder after the calling test file.
+ * snapshots. It is killed and its folder removed when the calling test ends, or after the file
+ * when started from a hook. First kills what dead test runs left behind.
  */
 export async function startRedisServer(options: RedisServerOptions = {}): Promise<TestRedisServer> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-redis-'));
+  removeStaleServers();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), DIR_PREFIX));
+  fs.writeFileSync(path.join(dir, 'owner'), String(process.pid));
   let child: ChildProcess | undefined;
   let port = options.port ?? 0;
 
@@ -77,8 +89,6 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
   }
 
   const clients: Redis[] = [];
-  const killOnExit = () => child?.kill('SIGKILL');
-  process.once('exit', killOnExit);
   let cleaning: Promise<void> | undefined;
 
   const server: TestRedisServer = {
@@ -106,7 +116,7 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
     },
     cleanup() {
       cleaning ??= (async () => {
-        process.off('exit', killOnExit);
+        liveServers.delete(server);
         for (const client of clients) client.disconnect();
         await signal(child, 'SIGKILL');
         fs.rmSync(dir, { recursive: true, force: true });
@@ -114,7 +124,12 @@ export async function startRedisServer(options: RedisServerOptions = {}): Promis
       return cleaning;
     },
   };
-  if (!options.manualCleanup) afterAll(() => server.cleanup());
+  liveServers.add(server);
+  try {
+    onTestFinished(() => server.cleanup());
+  } catch {
+    // Started from a hook: the file-level afterAll above cleans up.
+  }
   return server;
 }
 
@@ -157,6 +172,7 @@ function spawnServer(
     ...(options.extraArgs ?? []),
   ];
   const child = spawn('redis-server', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  fs.writeFileSync(path.join(dir, 'server.pid'), String(child.pid));
   const output = keepLastLines(child);
 
   return new Promise((resolve, reject) => {
@@ -177,6 +193,52 @@ function spawnServer(
     };
     child.stdout!.on('data', onOutput);
   });
+}
+
+/**
+ * Kills the servers of test runs whose worker died without cleanup (vitest ends workers without
+ * 'exit' handlers) and removes their folders. Folders of live workers are left alone.
+ */
+function removeStaleServers(): void {
+  const tmp = os.tmpdir();
+  for (const entry of fs.readdirSync(tmp)) {
+    if (!entry.startsWith(DIR_PREFIX)) continue;
+    const dir = path.join(tmp, entry);
+    const owner = readPid(path.join(dir, 'owner'));
+    if (owner === undefined || owner === process.pid || isAlive(owner)) continue;
+
+    const serverPid = readPid(path.join(dir, 'server.pid'));
+    if (serverPid !== undefined && isAlive(serverPid) && cwdOf(serverPid) === dir) {
+      process.kill(serverPid, 'SIGKILL');
+    }
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function readPid(file: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function cwdOf(pid: number): string | undefined {
+  try {
+    return fs.readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return undefined;
+  }
 }
 
 async function signal(child: ChildProcess | undefined, name: NodeJS.Signals): Promise<void> {
