@@ -8,7 +8,7 @@ import { afterAll, onTestFinished } from 'vitest';
 
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
-import { startServer, type WeftServer } from '../../src/server.js';
+import { startServer, type StartServerOptions, type WeftServer } from '../../src/server.js';
 
 /** The secret key test nodes use. */
 export const TEST_SECRET = 'sk_test_weft_secret_key_0123456789';
@@ -22,9 +22,13 @@ export interface TestNode extends WeftServer {
 
 /**
  * Starts a node on a free port with a fresh SQLite database (or the given environment) and
- * stops it after the test file. `env` overrides any variable, e.g. limits or DATABASE_URL.
+ * stops it after the test file. `env` overrides any variable, e.g. limits or DATABASE_URL;
+ * `options.createBus` replaces the bus (tests wrap it to inject faults).
  */
-export async function startNode(env: Record<string, string> = {}): Promise<TestNode> {
+export async function startNode(
+  env: Record<string, string> = {},
+  options: Pick<StartServerOptions, 'createBus'> = {},
+): Promise<TestNode> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-test-'));
   const config = loadConfig({
     PORT: '0',
@@ -43,7 +47,7 @@ export async function startNode(env: Record<string, string> = {}): Promise<TestN
     },
   });
   const logger = createLogger({ level: config.logLevel, destination, base: { node: 'test' } });
-  const server = await startServer({ config, logger, secretKey: config.secretKey! });
+  const server = await startServer({ config, logger, secretKey: config.secretKey!, ...options });
 
   cleanUpAfter(async () => {
     await server.close();
