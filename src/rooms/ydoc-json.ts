@@ -45,51 +45,62 @@ export function ydocToJson(source: Y.Doc | undefined, options: YdocJsonOptions =
   const formatting = options.formatting === true;
 
   if (options.key !== undefined && options.type !== undefined && isYdocTypeName(options.type)) {
-    let typed: Y.AbstractType<unknown>;
-    try {
-      typed = doc.get(options.key, TYPES[options.type] as never);
-    } catch (error) {
-      throw new YdocTypeMismatchError(`Key "${options.key}" is not a ${options.type}.`, {
-        cause: error,
-      });
+    const inferred = inferKind(doc, options.key);
+    if (inferred !== 'empty' && !COMPATIBLE[inferred].includes(options.type)) {
+      throw new YdocTypeMismatchError(
+        `Key "${options.key}" holds a ${inferred}, which cannot be read as ${options.type}.`,
+      );
     }
-    return valueOf(typed, formatting);
+    return valueOf(doc.get(options.key, TYPES[options.type] as never), formatting);
   }
 
   const keys = options.key !== undefined ? [options.key] : [...doc.share.keys()];
   const view: Record<string, unknown> = {};
   for (const key of keys) {
-    view[key] = valueOf(doc.get(key, inferType(doc, key) as never), formatting);
+    view[key] = valueOf(doc.get(key, CONSTRUCTORS[inferKind(doc, key)] as never), formatting);
   }
   return view;
 }
 
-/** A Yjs shared type's constructor, as `doc.get` takes it. */
-type TypeConstructor = new () => Y.AbstractType<unknown>;
+/** What a top-level key holds, judged from its content. */
+type Kind = 'text' | 'map' | 'array' | 'xml' | 'empty';
 
-/** The constructor a top-level key was most likely written with. */
-function inferType(doc: Y.Doc, key: string): TypeConstructor {
-  const placeholder = doc.share.get(key) as Y.AbstractType<unknown> | undefined;
-  if (!placeholder) return Y.Text as TypeConstructor;
-  // Read as a concrete type before: keep it.
-  if (Object.getPrototypeOf(placeholder) !== Y.AbstractType.prototype) {
-    return placeholder.constructor as TypeConstructor;
-  }
-  const first = firstItem(placeholder);
-  if (!first) return (placeholder._map.size > 0 ? Y.Map : Y.Text) as TypeConstructor;
+/** The type names each kind may be read as. */
+const COMPATIBLE: Record<Exclude<Kind, 'empty'>, readonly YdocTypeName[]> = {
+  text: ['ytext', 'yxmltext'],
+  map: ['ymap', 'yxmlelement'],
+  array: ['yarray'],
+  xml: ['yxmlfragment', 'yxmlelement'],
+};
 
+/** The type each kind is read as when the caller names none; an empty key reads as text. */
+const CONSTRUCTORS: Record<Kind, unknown> = {
+  text: Y.Text,
+  map: Y.Map,
+  array: Y.Array,
+  xml: Y.XmlFragment,
+  empty: Y.Text,
+};
+
+function inferKind(doc: Y.Doc, key: string): Kind {
+  const type = doc.share.get(key) as Y.AbstractType<unknown> | undefined;
+  if (!type) return 'empty';
+
+  const first = firstItem(type);
+  if (!first) return type._map.size > 0 ? 'map' : 'empty';
   const content = first.content;
-  if (content instanceof Y.ContentString || content instanceof Y.ContentFormat) {
-    return Y.Text as TypeConstructor;
+  if (
+    content instanceof Y.ContentString ||
+    content instanceof Y.ContentFormat ||
+    content instanceof Y.ContentEmbed
+  ) {
+    return 'text';
   }
-  if (content instanceof Y.ContentEmbed) return Y.Text as TypeConstructor;
   if (content instanceof Y.ContentType) {
     const child = content.type;
-    if (child instanceof Y.XmlElement || child instanceof Y.XmlText) {
-      return Y.XmlFragment as TypeConstructor;
-    }
+    if (child instanceof Y.XmlElement || child instanceof Y.XmlText) return 'xml';
   }
-  return Y.Array as TypeConstructor;
+  return 'array';
 }
 
 function firstItem(type: Y.AbstractType<unknown>): Y.Item | null {
