@@ -20,7 +20,12 @@ export interface BenchReport {
   /** The figure compared between Weft and the relay, when the scenario has one. */
   headline?: { key: string; lines: string[] };
   /** Hottest functions of each node's CPU profile (`--cpu-prof`). */
-  profiles?: { file: string; top: { name: string; where: string; selfPercent: number }[] }[];
+  profiles?: {
+    file: string;
+    busySamples: number;
+    top: { name: string; where: string; selfPercent: number }[];
+    areas: { area: string; selfPercent: number }[];
+  }[];
 }
 
 /** Paths of the files a report was written to. */
@@ -106,7 +111,11 @@ export function markdownOf(report: BenchReport, svgFile?: string): string {
   if (report.profiles?.length) {
     lines.push('Hottest functions (self time, `--cpu-prof`):', '');
     for (const profile of report.profiles) {
-      lines.push(`- ${path.basename(profile.file)}:`);
+      lines.push(`- ${profile.file} (${profile.busySamples} busy samples):`);
+      const areas = profile.areas
+        .slice(0, 10)
+        .map((a) => `${a.area} ${a.selfPercent.toFixed(1)} %`);
+      lines.push(`  - by package or folder: ${areas.join(', ')}`);
       for (const entry of profile.top) {
         lines.push(`  - ${entry.selfPercent.toFixed(1)} % ${entry.name} (${entry.where})`);
       }

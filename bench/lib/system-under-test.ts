@@ -212,14 +212,10 @@ async function startNode(
     ...options.env,
   });
 
+  // One folder per node: node writes one profile per thread (the tsx loader has its own) under
+  // names of its choosing, and a fixed name would let the threads overwrite each other.
   const profile = options.cpuProfileDir
-    ? [
-        '--cpu-prof',
-        '--cpu-prof-dir',
-        options.cpuProfileDir,
-        '--cpu-prof-name',
-        `weft-${index}-${Date.now()}.cpuprofile`,
-      ]
+    ? ['--cpu-prof', '--cpu-prof-dir', path.join(options.cpuProfileDir, `weft-${index}`)]
     : [];
   const entry =
     options.runtime === 'dist'

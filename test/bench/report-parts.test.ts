@@ -39,8 +39,9 @@ describe('bench measurement parts', () => {
       }),
     );
 
-    const top = hottestFunctions(file);
+    const { busySamples, top } = hottestFunctions(file);
 
+    expect(busySamples).toBe(40);
     expect(top.map((entry) => entry.name)).toEqual(['encode', 'send']);
     expect(top[0]!.selfPercent).toBe(75);
   });
