@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { TokenService } from './auth/token-service.js';
 import type { Bus } from './cluster/bus.js';
 import { LocalBus } from './cluster/local-bus.js';
+import { RedisBus } from './cluster/redis-bus.js';
 import type { Config } from './config.js';
 import type { AppContext } from './http/app-context.js';
 import { buildHttpApp } from './http/app.js';
@@ -28,7 +29,7 @@ export interface StartServerOptions {
   processMetrics?: boolean;
   /**
    * Builds the bus. Tests wrap it to inject faults; the cluster passes its RedisBus.
-   * @default a {@link LocalBus} over the store
+   * @default a RedisBus when REDIS_URL is set, else a {@link LocalBus} over the store
    */
   createBus?: (deps: { config: Config; logger: Logger; store: Store }) => Bus;
 }
@@ -64,9 +65,10 @@ export async function startServer(options: StartServerOptions): Promise<WeftServ
     ttlSeconds: config.limits.tokenTtlSeconds,
   });
   const metrics = new Metrics({ nodeId: config.nodeId, defaultMetrics: options.processMetrics });
-  const bus =
-    options.createBus?.({ config, logger, store }) ??
-    new LocalBus({ nodeId: config.nodeId, roomLog: store.roomLog, rooms: store.rooms, logger });
+  const bus = await openBus(options, store).catch(async (error: unknown) => {
+    await store.close();
+    throw error;
+  });
   const registry = new RoomRegistry({ bus, logger, limits: config.limits });
   const context: AppContext = {
     config,
@@ -131,6 +133,31 @@ export async function startServer(options: StartServerOptions): Promise<WeftServ
       return closing;
     },
   };
+}
+
+/**
+ * The node's bus: the one a test passes, a {@link RedisBus} when REDIS_URL is set (a cluster),
+ * else a {@link LocalBus} over the store.
+ */
+async function openBus(options: StartServerOptions, store: Store): Promise<Bus> {
+  const { config, logger } = options;
+  const injected = options.createBus?.({ config, logger, store });
+  if (injected) return injected;
+  if (config.redisUrl === undefined) {
+    return new LocalBus({
+      nodeId: config.nodeId,
+      roomLog: store.roomLog,
+      rooms: store.rooms,
+      logger,
+    });
+  }
+  return RedisBus.open({
+    redisUrl: config.redisUrl,
+    store,
+    nodeId: config.nodeId,
+    logger,
+    appendTimeoutMs: config.limits.writeStallTimeoutMs,
+  });
 }
 
 /**
