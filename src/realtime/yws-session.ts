@@ -72,6 +72,8 @@ export class YwsSession extends ClientSession {
 
   protected onJoined(others: RoomMember[]): void {
     const documents = this.room!.documents;
+    // Liveblocks clients list a user once they know its presence: empty until awareness comes.
+    this.room!.updatePresence(this.actor, {}, { full: true, awarenessClock: 0 });
     this.sendSync(SYNC_STEP_1, documents.stateVector(null));
     this.sendAwareness(others);
     this.renewTimer = setInterval(
