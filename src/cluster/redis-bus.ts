@@ -83,8 +83,6 @@ export interface RedisBusOptions {
 
 /** Entries a log read returns at most per round trip. */
 const READ_PAGE_ENTRIES = 1_000;
-/** Actor ids reserved in the store ahead of Redis: one store write per this many joins. */
-const ACTOR_RESERVE = 64;
 /** How long a readiness ping may take. Milliseconds. */
 const READY_PING_TIMEOUT_MS = 1_000;
 
@@ -110,8 +108,8 @@ export class RedisBus implements Bus {
   private readonly channels = new Map<string, ChannelState>();
   /** Highest seq this node appended per room (by tag), while the room is subscribed here. */
   private readonly appended = new Map<string, number>();
-  /** Actor ids the store has reserved per room (by room id), as far as this node knows. */
-  private readonly actorMarks = new Map<string, number>();
+  /** Rooms (by id) whose actor counter this node raised to the store's once. */
+  private readonly actorRaised = new Set<string>();
   private readonly settings: Required<
     Omit<RedisBusOptions, 'redisUrl' | 'store' | 'nodeId' | 'logger'>
   >;
@@ -284,25 +282,19 @@ export class RedisBus implements Bus {
   async nextActor(room: RoomKey): Promise<number> {
     const keys = roomKeys(room);
     const roomId = room.roomId;
-    let mark = this.actorMarks.get(roomId);
     // First use on this node: raise the counter to the store's, whatever Redis holds.
-    let floor = mark === undefined ? await this.store.rooms.actorCounter(roomId) : undefined;
-    if (mark === undefined) mark = floor!;
+    const floor = this.actorRaised.has(roomId) ? '' : await this.store.rooms.actorCounter(roomId);
 
-    let actor = Number(await this.runCommand('weftActor', [keys.actors], [floor ?? '']));
+    let actor = Number(await this.runCommand('weftActor', [keys.actors], [floor]));
     if (actor === 0) {
-      // Redis lost the counter: start again above every id the store has reserved.
-      floor = await this.store.rooms.actorCounter(roomId);
-      mark = Math.max(mark, floor);
-      actor = Number(await this.runCommand('weftActor', [keys.actors], [floor]));
+      // Redis lost the counter: start again above every id the store has seen.
+      const stored = await this.store.rooms.actorCounter(roomId);
+      actor = Number(await this.runCommand('weftActor', [keys.actors], [stored]));
     }
-    if (actor > mark) {
-      // The store must know an id before it is handed out, so that a Redis without the counter
-      // never hands it out again. Reserving ahead costs one store write per ACTOR_RESERVE ids.
-      mark = actor + ACTOR_RESERVE;
-      await this.store.rooms.raiseActorCounter(roomId, mark);
-    }
-    this.actorMarks.set(roomId, Math.max(mark, this.actorMarks.get(roomId) ?? 0));
+    this.actorRaised.add(roomId);
+    // The store learns every id before it is used, so that a Redis that lost the counter starts
+    // above it: one store write per join.
+    await this.store.rooms.raiseActorCounter(roomId, actor);
     return actor;
   }
 
@@ -337,7 +329,7 @@ export class RedisBus implements Bus {
     );
     await this.store.roomLog.clear(room.roomId);
     this.appended.delete(keys.tag);
-    this.actorMarks.delete(room.roomId);
+    this.actorRaised.delete(room.roomId);
   }
 
   async ready(): Promise<boolean> {
