@@ -108,9 +108,8 @@ async function main(): Promise<number> {
 
   try {
     for (const protocol of protocols) {
-      const kinds: SystemKind[] = scenario.relay && options.relay ? ['relay', 'weft'] : ['weft'];
-      for (const kind of kinds) {
-        const result = await runOne(scenario, kind, protocol, {
+      for (const { kind, nodes } of planRuns(scenario, options)) {
+        const result = await runOne(scenario, kind, nodes, protocol, {
           options,
           progress,
           runtime,
@@ -170,20 +169,37 @@ interface RunSettings {
   profileDir: string | undefined;
 }
 
+/**
+ * What one protocol's runs measure, in order: the relay (when the scenario can use it), and
+ * Weft. A local cluster is preceded by a single node, so that the cluster's cost per update is
+ * compared with one node's in the same run (`--no-single` skips it).
+ */
+function planRuns(
+  scenario: Scenario,
+  options: BenchOptions,
+): { kind: SystemKind; nodes: number }[] {
+  const runs: { kind: SystemKind; nodes: number }[] = [];
+  if (scenario.relay && options.relay) runs.push({ kind: 'relay', nodes: 1 });
+  if (options.urls.length > 0) return [...runs, { kind: 'weft', nodes: options.urls.length }];
+  if (options.nodes > 1 && options.single) runs.push({ kind: 'weft', nodes: 1 });
+  return [...runs, { kind: 'weft', nodes: options.nodes }];
+}
+
 /** Starts a fresh system (so that memory figures start clean), runs the scenario, stops it. */
 async function runOne(
   scenario: Scenario,
   kind: SystemKind,
+  nodes: number,
   protocol: Protocol,
   settings: RunSettings,
 ): Promise<SystemResult> {
   const { options, progress } = settings;
   progress.phase(`${kind} · ${protocol}: starting`);
-  const system = await startSystem(kind, settings);
+  const system = await startSystem(kind, nodes, protocol, settings);
 
   const errorsBefore = uncaughtErrors.length;
   try {
-    if (options.nodes > 1 && kind === 'weft') await checkNodesShareRooms(system);
+    if (system.urls.length > 1) await checkNodesShareRooms(system);
     const result = await scenario.run({ system, protocol, options, progress });
     const errors = uncaughtErrors.slice(errorsBefore);
     if (errors.length > 0) {
@@ -200,22 +216,29 @@ async function runOne(
   }
 }
 
-async function startSystem(kind: SystemKind, settings: RunSettings): Promise<SystemUnderTest> {
+async function startSystem(
+  kind: SystemKind,
+  nodes: number,
+  protocol: Protocol,
+  settings: RunSettings,
+): Promise<SystemUnderTest> {
   const { options } = settings;
   if (kind === 'relay') return startRelay();
   if (options.urls.length > 0) return externalWeft(options.urls, settings.secret, options.pids);
 
   const workDir = fs.mkdtempSync(path.join(settings.workDir, 'weft-'));
-  if (settings.profileDir) fs.mkdirSync(settings.profileDir, { recursive: true });
+  const profileDir =
+    settings.profileDir && path.join(settings.profileDir, `${protocol}-${nodes}-node`);
+  if (profileDir) fs.mkdirSync(profileDir, { recursive: true });
   return startWeft({
-    nodes: options.nodes,
-    redis: options.redis,
+    nodes,
+    redis: nodes > 1 && options.redis,
     database: options.database ?? 'postgres',
     runtime: settings.runtime,
     secret: settings.secret,
     logLevel: options.logLevel,
     env: settings.weftEnv,
-    cpuProfileDir: settings.profileDir,
+    cpuProfileDir: profileDir,
     workDir,
   });
 }

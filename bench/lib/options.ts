@@ -32,6 +32,8 @@ export interface BenchOptions {
   redis: boolean;
   database: 'sqlite' | 'postgres' | undefined;
   relay: boolean;
+  /** Before a local cluster, measure a single node too (`--no-single` turns it off). */
+  single: boolean;
   server: 'auto' | 'dist' | 'src' | 'build';
   cpuProf: boolean;
   logLevel: string;
@@ -77,6 +79,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
         redis: { type: 'boolean' },
         db: { type: 'string' },
         'no-relay': { type: 'boolean' },
+        'no-single': { type: 'boolean' },
         server: { type: 'string' },
         'cpu-prof': { type: 'boolean' },
         'log-level': { type: 'string' },
@@ -125,6 +128,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     redis,
     database: oneOf(values.db, '--db', ['sqlite', 'postgres'] as const),
     relay: !(values['no-relay'] ?? false),
+    single: !(values['no-single'] ?? false),
     server: oneOf(values.server, '--server', ['auto', 'dist', 'src', 'build'] as const) ?? 'auto',
     cpuProf: values['cpu-prof'] ?? false,
     logLevel: values['log-level'] ?? 'info',
@@ -157,6 +161,8 @@ Target (default: start a local Weft node as a child process and sample its CPU a
                      than src/, else src (default auto)
   --no-relay         skip the reference relay (by default every scenario that can also
                      measures bench/relay.ts, a byte forwarder, in the same run)
+  --no-single        with --nodes N > 1, skip the single node otherwise measured first (the
+                     cluster's cost is compared with one node's in the same run)
   --log-level L      LOG_LEVEL of local nodes (default info)
   --cpu-prof         run local nodes with node --cpu-prof; the hottest functions go in the
                      result and the profiles under the results folder
