@@ -112,7 +112,7 @@ export function registerLiveRoomRoutes(fastify: FastifyInstance, context: AppCon
   for (const path of ['/v2/rooms/:roomId/active-users', '/v2/rooms/:roomId/active_users']) {
     app.get(path, { schema: { params: RoomParams } }, async (request) =>
       withRoom(request.params.roomId, (room) => ({
-        data: room.allMembers().map((member) => ({
+        data: room.presence.allMembers().map((member) => ({
           type: 'user',
           id: member.user.id,
           connectionId: member.actor,
@@ -127,7 +127,9 @@ export function registerLiveRoomRoutes(fastify: FastifyInstance, context: AppCon
       if (request.body === undefined) {
         throw new WeftError('UNPROCESSABLE_ENTITY', 'Send the event as a JSON body.');
       }
-      await withRoom(request.params.roomId, (room) => room.broadcast(REST_ACTOR, request.body));
+      await withRoom(request.params.roomId, (room) =>
+        room.presence.broadcast(REST_ACTOR, request.body),
+      );
       return reply.status(204).send();
     });
   }

@@ -20,6 +20,9 @@ import {
 /** Messages a socket may send before its join completes; they are handled right after it. */
 const MAX_EARLY_MESSAGES = 64;
 
+/** Joins retried from the start when the room was dropped while the join ran. */
+const MAX_JOIN_ATTEMPTS = 3;
+
 /** Longest timer Node accepts, in ms (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
@@ -142,21 +145,25 @@ export abstract class ClientSession implements RoomPeer {
   }
 
   private async join() {
-    const grant = await authorizeJoin(this.deps, this.request);
-    if (this.state !== 'joining') return;
-
-    const room = await this.deps.registry.acquire(grant.room);
-    try {
+    for (let attempt = 1; ; attempt += 1) {
+      const grant = await authorizeJoin(this.deps, this.request);
       if (this.state !== 'joining') return;
-      this.requireSeat(room);
-      const actor = await this.deps.bus.nextActor(room.key);
-      if (this.state !== 'joining') return;
-      // Another join may have taken the last seat while the actor was being fetched.
-      this.requireSeat(room);
 
-      this.enter(room, grant, actor);
-    } finally {
-      room.unpin();
+      const room = await this.deps.registry.acquire(grant.room);
+      try {
+        if (this.state !== 'joining') return;
+        this.requireSeat(room);
+        const actor = await this.deps.bus.nextActor(room.key);
+        if (this.state !== 'joining') return;
+        // Another join may have taken the last seat while the actor was being fetched.
+        this.requireSeat(room);
+
+        // Deleted or renamed meanwhile: start over, the checks will say what became of it.
+        if (room.state === 'ready') return this.enter(room, grant, actor);
+        if (attempt === MAX_JOIN_ATTEMPTS) throw new WeftError('OVERLOADED');
+      } finally {
+        room.unpin();
+      }
     }
   }
 
@@ -177,7 +184,7 @@ export abstract class ClientSession implements RoomPeer {
       actor,
     });
 
-    const others = room.join(this);
+    const others = room.presence.join(this);
     this.room = room;
     this.state = 'joined';
     clearTimeout(this.handshakeTimer);
@@ -198,7 +205,7 @@ export abstract class ClientSession implements RoomPeer {
   }
 
   private requireSeat(room: Room) {
-    if (room.peerCount >= this.deps.limits.maxConnectionsPerRoom) {
+    if (room.presence.peerCount >= this.deps.limits.maxConnectionsPerRoom) {
       throw new WeftError('ROOM_FULL');
     }
   }
@@ -231,7 +238,7 @@ export abstract class ClientSession implements RoomPeer {
     clearTimeout(this.handshakeTimer);
     clearTimeout(this.expiryTimer);
 
-    if (wasJoined) this.room?.leave(this);
+    if (wasJoined) this.room?.presence.leave(this);
     this.onClosed();
     this.socket.log.debug({ closeCode: code }, 'connection closed');
   }

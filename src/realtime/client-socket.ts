@@ -57,7 +57,8 @@ export class ClientSocket {
 
     const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
     const buffered = this.options.ws.bufferedAmount;
-    if (buffered + bytes > this.options.limits.maxOutboundBufferBytes) {
+    // An empty queue takes any one frame, so that a document larger than the limit still loads.
+    if (buffered > 0 && buffered + bytes > this.options.limits.maxOutboundBufferBytes) {
       this.log.warn(
         { buffered, bytes, limit: this.options.limits.maxOutboundBufferBytes },
         'slow consumer disconnected',

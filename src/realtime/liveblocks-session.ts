@@ -140,7 +140,7 @@ export class LiveblocksSession extends ClientSession {
       case ClientMsg.UPDATE_PRESENCE:
         return this.onUpdatePresence(message);
       case ClientMsg.BROADCAST_EVENT:
-        this.room!.broadcast(this.actor, message.event ?? null);
+        this.room!.presence.broadcast(this.actor, message.event ?? null);
         return;
       case ClientMsg.FETCH_STORAGE:
         return this.onFetchStorage();
@@ -163,7 +163,7 @@ export class LiveblocksSession extends ClientSession {
     if (target !== undefined && !Number.isSafeInteger(target)) {
       throw new WeftError('INVALID_MESSAGE', 'targetActor must be an integer.');
     }
-    this.room!.updatePresence(this.actor, message.data as Presence, {
+    this.room!.presence.updatePresence(this.actor, message.data as Presence, {
       full: target !== undefined,
       ...(target !== undefined ? { targetActor: target as number } : {}),
     });

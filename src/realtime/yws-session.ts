@@ -73,11 +73,11 @@ export class YwsSession extends ClientSession {
   protected onJoined(others: RoomMember[]): void {
     const documents = this.room!.documents;
     // Liveblocks clients list a user once they know its presence: empty until awareness comes.
-    this.room!.updatePresence(this.actor, {}, { full: true, awarenessClock: 0 });
+    this.room!.presence.updatePresence(this.actor, {}, { full: true, awarenessClock: 0 });
     this.sendSync(SYNC_STEP_1, documents.stateVector(null));
     this.sendAwareness(others);
     this.renewTimer = setInterval(
-      () => this.sendAwareness(this.room!.allMembers()),
+      () => this.sendAwareness(this.room!.presence.allMembers()),
       AWARENESS_RENEW_MS,
     );
     this.renewTimer.unref();
@@ -98,7 +98,7 @@ export class YwsSession extends ClientSession {
       case MESSAGE_AWARENESS:
         return this.onAwareness(decoding.readVarUint8Array(decoder), bytes);
       case MESSAGE_QUERY_AWARENESS:
-        this.sendAwareness(this.room!.allMembers());
+        this.sendAwareness(this.room!.presence.allMembers());
         return;
       case MESSAGE_AUTH:
         return;
@@ -132,7 +132,7 @@ export class YwsSession extends ClientSession {
     const own = entries[entries.length - 1];
     if (!own) return;
 
-    this.room!.updatePresence(
+    this.room!.presence.updatePresence(
       this.actor,
       { [AWARENESS_STATE_KEY]: own.state, [AWARENESS_CLIENT_KEY]: own.clientId },
       { full: true, awarenessClock: own.clock },

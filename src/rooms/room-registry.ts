@@ -88,7 +88,7 @@ export class RoomRegistry {
     if (!slot) return;
 
     const room = await slot.ready.catch(() => undefined);
-    room?.closeAll(error);
+    room?.presence.closeAll(error);
     await this.unload(roomId, { snapshot: false });
     if (room && options.forget) await this.options.bus.forget(room.key);
   }
@@ -137,15 +137,15 @@ export class RoomRegistry {
         const current = slot();
         if (current?.room === room) this.maybeSnapshot(current);
       },
-      onEphemeral: (message, fromNode) => room.receiveEphemeral(message, fromNode),
-      onNodesDown: (nodeIds) => room.dropNodes(nodeIds),
+      onEphemeral: (message, fromNode) => room.presence.receiveEphemeral(message, fromNode),
+      onNodesDown: (nodeIds) => room.presence.dropNodes(nodeIds),
     });
     const current = slot();
     if (current?.room === room) current.subscription = subscription;
 
     // An unload may have begun meanwhile (eviction, delete); it wins.
     if (room.state === 'loading') room.setState('ready');
-    room.announce();
+    room.presence.announce();
     this.log.debug(
       { room: room.key.roomId, seq: room.lastSeq, ms: Math.round(performance.now() - started) },
       'room loaded',

@@ -3,15 +3,7 @@ import { WeftError, isWeftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RoomRecord } from '../store/room-repository.js';
 import { decodeLogEntry, encodeLogEntry, type RoomLogEntry } from './log-entry-codec.js';
-import { parseRoomEphemeral, toEphemeral, type RoomEphemeral } from './room-ephemeral.js';
-import {
-  AWARENESS_CLIENT_KEY,
-  AWARENESS_STATE_KEY,
-  type Presence,
-  type RoomEvent,
-  type RoomMember,
-  type RoomPeer,
-} from './room-peer.js';
+import { RoomPresence } from './room-presence.js';
 import { decodeRoomSnapshot, encodeRoomSnapshot } from './room-snapshot-codec.js';
 import { EmptyRoomStorage, type RoomStorage } from './room-storage.js';
 import { YjsDocuments } from './yjs-documents.js';
@@ -33,25 +25,15 @@ export interface RoomOptions {
   createStorage?: (snapshot: Uint8Array) => RoomStorage;
 }
 
-/** Options of a presence change. */
-export interface PresenceChange {
-  /** True when `data` is the whole presence rather than a patch. */
-  full: boolean;
-  /** A full presence addressed to one newcomer only. */
-  targetActor?: number;
-  /** The Yjs awareness clock y-websocket sent along; counted up by the room otherwise. */
-  awarenessClock?: number;
-}
-
 /**
- * One room in memory on this node: its Yjs documents and Storage (changed only by log entries,
- * in log order), the connections on this node, and the users of other nodes as ephemeral bus
- * messages describe them.
+ * One room in memory on this node: its Yjs documents and Storage, changed only by log entries
+ * in log order, and its {@link RoomPresence} (the connections of this node, the users of all).
  */
 export class Room {
   readonly key: RoomKey;
   record: RoomRecord;
   readonly documents = new YjsDocuments();
+  readonly presence: RoomPresence;
   storage: RoomStorage = new EmptyRoomStorage();
   /** Seq of the last log entry applied. */
   lastSeq = 0;
@@ -61,8 +43,6 @@ export class Room {
   onIdle: () => void = () => {};
 
   private currentState: RoomState = 'loading';
-  private readonly peers = new Map<number, RoomPeer>();
-  private readonly members = new Map<number, RoomMember>();
   private readonly waiters: { seq: number; resolve: () => void }[] = [];
   private pins = 0;
   private readonly log: Logger;
@@ -71,6 +51,14 @@ export class Room {
     this.record = options.record;
     this.key = { organizationId: options.record.organizationId, roomId: options.record.id };
     this.log = options.logger.child({ org: this.key.organizationId, room: this.key.roomId });
+    this.presence = new RoomPresence({
+      nodeId: options.bus.nodeId,
+      publish: (message) => options.bus.publish(this.key, message),
+      onEmpty: () => {
+        if (this.isIdle) this.onIdle();
+      },
+      logger: this.log,
+    });
   }
 
   get state(): RoomState {
@@ -84,19 +72,9 @@ export class Room {
     this.currentState = next;
   }
 
-  /** Connections on this node. */
-  get peerCount(): number {
-    return this.peers.size;
-  }
-
   /** No connections and no pins: the registry may unload the room. */
   get isIdle(): boolean {
-    return this.peers.size === 0 && this.pins === 0;
-  }
-
-  /** Every user in the room, on any node. */
-  allMembers(): RoomMember[] {
-    return [...this.members.values()];
+    return this.presence.peerCount === 0 && this.pins === 0;
   }
 
   /** Keeps the room loaded while a join or a REST call uses it. Pair with {@link unpin}. */
@@ -176,152 +154,10 @@ export class Room {
     return seq!;
   }
 
-  /** Adds a connection of this node; returns the users who were there before it. */
-  join(peer: RoomPeer): RoomMember[] {
-    const others = this.allMembers();
-    const member: RoomMember = {
-      actor: peer.actor,
-      nodeId: this.options.bus.nodeId,
-      user: peer.user,
-      presence: {},
-      awarenessClock: 0,
-    };
-    this.peers.set(peer.actor, peer);
-    this.members.set(peer.actor, member);
-
-    this.fanOut({ type: 'user-joined', member }, peer.actor);
-    this.publish({
-      type: 'join',
-      actor: peer.actor,
-      user: peer.user,
-      presence: {},
-      awarenessClock: 0,
-    });
-    return others;
-  }
-
-  /** Removes a connection of this node. */
-  leave(peer: RoomPeer): void {
-    if (this.peers.get(peer.actor) !== peer) return;
-
-    const member = this.members.get(peer.actor)!;
-    this.peers.delete(peer.actor);
-    this.members.delete(peer.actor);
-    this.fanOut({ type: 'user-left', member });
-    this.publish({ type: 'leave', actor: peer.actor });
-    if (this.isIdle) this.onIdle();
-  }
-
-  /** Records and fans out a presence change of a connection of this node. */
-  updatePresence(actor: number, data: Presence, change: PresenceChange): void {
-    const member = this.members.get(actor);
-    if (!member || !this.peers.has(actor)) return;
-
-    this.applyPresence(member, data, change);
-    const targeted = change.targetActor !== undefined && change.targetActor >= 0;
-    this.publish({
-      type: 'presence',
-      actor,
-      data: targeted ? member.presence : data,
-      full: change.full,
-      awarenessClock: member.awarenessClock,
-      ...(change.targetActor !== undefined ? { targetActor: change.targetActor } : {}),
-    });
-  }
-
-  /** Fans out a broadcast event; `actor` -1 for the REST API. */
-  broadcast(actor: number, event: unknown): void {
-    this.fanOut({ type: 'broadcast', actor, event }, actor);
-    this.publish({ type: 'broadcast', actor, event });
-  }
-
-  /** Handles an ephemeral message of another node. */
-  receiveEphemeral(raw: Parameters<typeof parseRoomEphemeral>[0], fromNode: string): void {
-    const message = parseRoomEphemeral(raw);
-    if (!message) {
-      this.log.warn({ fromNode, type: raw.type }, 'malformed ephemeral message ignored');
-      return;
-    }
-    switch (message.type) {
-      case 'hello':
-        for (const peer of this.peers.values()) {
-          const member = this.members.get(peer.actor)!;
-          this.publish({
-            type: 'join',
-            actor: member.actor,
-            user: member.user,
-            presence: member.presence,
-            awarenessClock: member.awarenessClock,
-          });
-        }
-        return;
-      case 'join': {
-        const known = this.members.get(message.actor);
-        if (known) {
-          known.presence = { ...message.presence };
-          known.awarenessClock = message.awarenessClock;
-          return;
-        }
-        const member: RoomMember = {
-          actor: message.actor,
-          nodeId: fromNode,
-          user: message.user,
-          presence: { ...message.presence },
-          awarenessClock: message.awarenessClock,
-        };
-        this.members.set(member.actor, member);
-        this.fanOut({ type: 'user-joined', member });
-        if (Object.keys(member.presence).length > 0) {
-          this.fanOut({ type: 'presence', member, data: member.presence, full: true });
-        }
-        return;
-      }
-      case 'leave': {
-        const member = this.members.get(message.actor);
-        if (!member || member.nodeId !== fromNode) return;
-        this.members.delete(message.actor);
-        this.fanOut({ type: 'user-left', member });
-        return;
-      }
-      case 'presence': {
-        const member = this.members.get(message.actor);
-        if (!member || member.nodeId !== fromNode) return;
-        // A targeted presence carries the sending node's full copy: the freshest there is.
-        if (message.targetActor !== undefined && message.targetActor >= 0) {
-          member.presence = { ...message.data };
-        }
-        this.applyPresence(member, message.data, message);
-        return;
-      }
-      case 'broadcast':
-        this.fanOut({ type: 'broadcast', actor: message.actor, event: message.event });
-        return;
-    }
-  }
-
-  /** Drops the users of nodes that stopped. */
-  dropNodes(nodeIds: readonly string[]): void {
-    for (const member of this.allMembers()) {
-      if (member.nodeId === this.options.bus.nodeId || !nodeIds.includes(member.nodeId)) continue;
-      this.members.delete(member.actor);
-      this.fanOut({ type: 'user-left', member });
-    }
-  }
-
-  /** Asks the other nodes hosting the room to announce their users. */
-  announce(): void {
-    this.publish({ type: 'hello' });
-  }
-
-  /** Closes every connection of this node with the error. */
-  closeAll(error: WeftError): void {
-    for (const peer of [...this.peers.values()]) peer.close(error);
-  }
-
   /** The room's accesses changed: every connection re-checks its permissions. */
   reauthorize(record: RoomRecord): void {
     this.record = record;
-    for (const peer of [...this.peers.values()]) peer.reauthorize(record);
+    this.presence.reauthorize(record);
   }
 
   /** Frees the documents. */
@@ -340,36 +176,13 @@ export class Room {
       this.log.error({ err: error, seq }, 'unappliable Yjs update skipped');
       return;
     }
-    this.fanOut({
+    this.presence.fanOut({
       type: 'yjs-update',
       origin: entry.origin,
       guid: entry.guid,
       update: entry.update,
       v2: entry.v2,
     });
-  }
-
-  private applyPresence(member: RoomMember, data: Presence, change: PresenceChange) {
-    if (change.targetActor !== undefined && change.targetActor >= 0) {
-      // A client answers USER_JOINED with the presence it had then, but flushes it after its
-      // newer presence changes: the room's copy is never older, so the newcomer gets that.
-      this.peers.get(change.targetActor)?.deliver({
-        type: 'presence',
-        member,
-        data: member.presence,
-        full: true,
-        targetActor: change.targetActor,
-      });
-      return;
-    }
-    member.presence = change.full ? { ...data } : { ...member.presence, ...data };
-    if (change.awarenessClock !== undefined) {
-      member.awarenessClock = change.awarenessClock;
-    } else if (AWARENESS_STATE_KEY in data || AWARENESS_CLIENT_KEY in data) {
-      member.awarenessClock += 1;
-    }
-
-    this.fanOut({ type: 'presence', member, data, full: change.full }, member.actor);
   }
 
   private async appendDurably(entries: Uint8Array[]): Promise<number[]> {
@@ -388,15 +201,5 @@ export class Room {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  private fanOut(event: RoomEvent, exceptActor?: number) {
-    for (const peer of this.peers.values()) {
-      if (peer.actor !== exceptActor) peer.deliver(event);
-    }
-  }
-
-  private publish(message: RoomEphemeral) {
-    this.options.bus.publish(this.key, toEphemeral(message));
   }
 }

@@ -13,6 +13,7 @@ import {
   yjsProvider,
   yWebsocket,
   type NodeAddress,
+  type RawSocket,
 } from '../support/live-session.js';
 import { startNode } from '../support/start-node.js';
 
@@ -236,14 +237,10 @@ describe('room changes reaching live connections', () => {
     await sdk(node).updateRoom(roomId, {
       usersAccesses: { writer: ['room:write'], revoked: ['room:write'], kept: ['room:write'] },
     });
-    const sockets = Object.fromEntries(
-      await Promise.all(
-        ['writer', 'revoked', 'kept'].map(async (user) => [
-          user,
-          rawSocket(socketUrl(node, roomId, await idToken(node, user))),
-        ]),
-      ),
-    );
+    const sockets: Record<string, RawSocket> = {};
+    for (const user of ['writer', 'revoked', 'kept']) {
+      sockets[user] = rawSocket(socketUrl(node, roomId, await idToken(node, user)));
+    }
     for (const socket of Object.values(sockets)) {
       await vi.waitFor(() => expect(socket.messages[0]?.type).toBe(104));
     }

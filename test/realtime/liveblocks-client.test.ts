@@ -11,6 +11,8 @@ describe('the real @liveblocks/client on /v8', () => {
 
     const { room } = enter(node, roomId, 'alice');
     await waitForStatus(room, 'connected');
+    // "connected" comes as ROOM_STATE arrives; the client reads it on the next tick.
+    await vi.waitFor(() => expect(room.getSelf()).not.toBeNull());
 
     const self = room.getSelf();
     expect(self?.id).toBe('alice');

@@ -131,13 +131,13 @@ describe('RoomRegistry', () => {
     const { store, registry } = await open({ roomIdleUnloadMs: 30 });
     const room = await registry.acquire(await record(store, 'r'));
     const connection = peer(1);
-    room.join(connection);
+    room.presence.join(connection);
     room.unpin();
 
     await new Promise((resolve) => setTimeout(resolve, 120));
     expect(registry.get('r')).toBe(room);
 
-    room.leave(connection);
+    room.presence.leave(connection);
     await vi.waitFor(() => expect(registry.get('r')).toBeUndefined());
   });
 
@@ -178,12 +178,12 @@ describe('RoomRegistry', () => {
     const room = await registry.acquire(await record(store, 'r'));
     const alice = peer(1);
     const bob = peer(2);
-    room.join(alice);
+    room.presence.join(alice);
 
-    expect(room.join(bob).map((member) => member.actor)).toEqual([1]);
-    room.updatePresence(2, { cursor: 1 }, { full: true, targetActor: -1 });
+    expect(room.presence.join(bob).map((member) => member.actor)).toEqual([1]);
+    room.presence.updatePresence(2, { cursor: 1 }, { full: true, targetActor: -1 });
     await write(room, 1);
-    room.leave(bob);
+    room.presence.leave(bob);
 
     expect(alice.events.map((event) => event.type)).toEqual([
       'user-joined',
@@ -200,7 +200,7 @@ describe('RoomRegistry', () => {
     const room = await registry.acquire(await record(store, 'r'));
     await write(room, 2);
     const connection = peer(1);
-    room.join(connection);
+    room.presence.join(connection);
     room.unpin();
 
     await registry.drop('r', new WeftError('ROOM_DELETED'), { forget: true });
