@@ -59,19 +59,44 @@ export const coldJoin: Scenario = {
   run,
   headline(results) {
     return results.map((result) => {
+      const name = `cold-join · ${result.system} · ${result.protocol}`;
       const waves = (result.detail as { waves?: Wave[] } | undefined)?.waves ?? [];
       const first = waves[0];
       const last = waves[waves.length - 1];
-      if (!first || !last) return `cold-join · ${result.protocol}: no wave completed.`;
+      if (!first || !last) return `${name}: no wave completed.`;
+      const fit = fitWaveCost(waves);
       return (
-        `cold-join · ${result.system} · ${result.protocol}: ${first.joinersPerS.toFixed(1)} joiners/s alone, ` +
-        `${last.joinersPerS.toFixed(1)} joiners/s in a wave of ${last.joiners}; server CPU per joiner ` +
-        `${first.cpuMsPerJoiner?.toFixed(1) ?? '?'} ms → ${last.cpuMsPerJoiner?.toFixed(1) ?? '?'} ms ` +
-        '(falling CPU per joiner means the document is encoded once per change, not once per joiner).'
+        `${name}: ${first.joinersPerS.toFixed(1)} joiners/s alone, ${last.joinersPerS.toFixed(1)} ` +
+        `joiners/s in a wave of ${last.joiners}. Server CPU per wave ≈ ` +
+        (fit
+          ? `${fit.fixedMs.toFixed(1)} ms + ${fit.perJoinerMs.toFixed(1)} ms × joiners: the fixed part is ` +
+            'paid once per change (encoding the document), the rest per joiner (sending it); a ' +
+            'server encoding per joiner would show a fixed part near 0 and the encoding cost per joiner.'
+          : 'not measured.')
       );
     });
   },
 };
+
+/**
+ * Least-squares fit of server CPU per wave (ms) = fixed + perJoiner × joiners over the waves.
+ * Undefined when there are fewer than two wave sizes with a CPU figure.
+ */
+export function fitWaveCost(
+  waves: readonly Pick<Wave, 'joiners' | 'cpuMsPerJoiner'>[],
+): { fixedMs: number; perJoinerMs: number } | undefined {
+  const points = waves
+    .filter((wave) => wave.cpuMsPerJoiner !== null)
+    .map((wave) => ({ x: wave.joiners, y: wave.cpuMsPerJoiner! * wave.joiners }));
+  const n = points.length;
+  const meanX = points.reduce((sum, p) => sum + p.x, 0) / n;
+  const meanY = points.reduce((sum, p) => sum + p.y, 0) / n;
+  const sxx = points.reduce((sum, p) => sum + (p.x - meanX) ** 2, 0);
+  if (n < 2 || sxx === 0) return undefined;
+
+  const perJoinerMs = points.reduce((sum, p) => sum + (p.x - meanX) * (p.y - meanY), 0) / sxx;
+  return { fixedMs: meanY - perJoinerMs * meanX, perJoinerMs };
+}
 
 function settingsOf(options: BenchOptions): ColdJoinSettings {
   return { docKb: options.docKb ?? 1024, joiners: options.joiners ?? [1, 2, 4, 8, 16, 32] };
@@ -172,6 +197,25 @@ async function run(context: ScenarioContext): Promise<SystemResult> {
         key: `w${wave.joiners}-cpu`,
         label: `${prefix} server CPU per joiner`,
         value: wave.cpuMsPerJoiner === null ? null : round(wave.cpuMsPerJoiner, 2),
+        unit: 'ms',
+        digits: 1,
+      },
+    );
+  }
+  const fit = fitWaveCost(waves);
+  if (fit) {
+    figures.push(
+      {
+        key: 'fit-fixed-ms',
+        label: 'server CPU per wave, fixed part',
+        value: round(fit.fixedMs, 2),
+        unit: 'ms',
+        digits: 1,
+      },
+      {
+        key: 'fit-per-joiner-ms',
+        label: 'server CPU per wave, per joiner',
+        value: round(fit.perJoinerMs, 2),
         unit: 'ms',
         digits: 1,
       },

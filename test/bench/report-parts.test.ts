@@ -8,6 +8,7 @@ import { hottestFunctions } from '../../bench/lib/cpu-profile.js';
 import { readProc } from '../../bench/lib/proc-sampler.js';
 import { parseCommandStats } from '../../bench/lib/redis-server.js';
 import { latencyChartSvg } from '../../bench/lib/svg-chart.js';
+import { fitWaveCost } from '../../bench/scenarios/cold-join.js';
 
 describe('bench measurement parts', () => {
   it('reads CPU time and RSS of a live process from /proc, and nothing of a dead one', () => {
@@ -67,5 +68,24 @@ describe('bench measurement parts', () => {
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(svg.match(/<path /g)).toHaveLength(2);
     expect(svg).toContain('a &lt;test&gt;');
+  });
+});
+
+describe('cold-join wave cost fit', () => {
+  it('separates the once-per-change cost from the per-joiner cost', () => {
+    // 30 ms once per wave plus 2 ms per joiner.
+    const waves = [1, 2, 4, 8].map((joiners) => ({
+      joiners,
+      cpuMsPerJoiner: (30 + 2 * joiners) / joiners,
+    }));
+
+    const fit = fitWaveCost(waves)!;
+
+    expect(fit.fixedMs).toBeCloseTo(30);
+    expect(fit.perJoinerMs).toBeCloseTo(2);
+  });
+
+  it('has nothing to say about a single wave size', () => {
+    expect(fitWaveCost([{ joiners: 4, cpuMsPerJoiner: 10 }])).toBeUndefined();
   });
 });
