@@ -83,6 +83,8 @@ export interface RedisBusOptions {
 
 /** Entries a log read returns at most per round trip. */
 const READ_PAGE_ENTRIES = 1_000;
+/** Room counters one tail check reads per MGET on a single server. */
+const TAIL_CHECK_KEYS_PER_CALL = 500;
 /** How long a readiness ping may take. Milliseconds. */
 const READY_PING_TIMEOUT_MS = 1_000;
 
@@ -410,12 +412,25 @@ export class RedisBus implements Bus {
   }
 
   private async checkTails(): Promise<void> {
-    if (this.connections.command.status !== 'ready') return;
+    const { command, sharded } = this.connections;
+    if (command.status !== 'ready') return;
+
+    // One server: one MGET per chunk of rooms. A cluster: one GET per room (keys of different
+    // rooms sit on different slots).
+    const channels = [...this.channels.values()];
+    const chunkSize = sharded ? 1 : TAIL_CHECK_KEYS_PER_CALL;
+    const chunks: ChannelState[][] = [];
+    for (let i = 0; i < channels.length; i += chunkSize) {
+      chunks.push(channels.slice(i, i + chunkSize));
+    }
     await Promise.all(
-      [...this.channels.values()].map(async (channel) => {
+      chunks.map(async (chunk) => {
         try {
-          const counter = Number((await this.connections.command.get(channel.keys.seq)) ?? 0);
-          for (const subscription of channel.subscriptions) subscription.checkTail(counter);
+          const counters = await command.mget(...chunk.map((channel) => channel.keys.seq));
+          chunk.forEach((channel, i) => {
+            const counter = Number(counters[i] ?? 0);
+            for (const subscription of channel.subscriptions) subscription.checkTail(counter);
+          });
         } catch (error) {
           this.logger.debug({ err: error }, 'tail check failed');
         }

@@ -174,6 +174,30 @@ describe('RedisBus on one Redis server', () => {
     expect(seen.texts()).toEqual(['one', 'two', 'three', 'four']);
   });
 
+  it('finds a lost last entry through the tail check when no later entry shows the gap', async () => {
+    const room = await newRoom();
+    const bus = await openBus('tail', { tailCheckIntervalMs: 100 });
+    const seen = recorder();
+    await bus.subscribe(room, 0, seen.handler);
+    await bus.append(room, [bytes('one')]);
+
+    const keys = roomKeys(room);
+    admin.defineCommand('rawAppend', { numberOfKeys: 3, lua: scriptSource('weftAppend') });
+    await (admin as unknown as RawAppend).rawAppend(
+      keys.seq,
+      keys.log,
+      keys.writers,
+      'elsewhere',
+      'PUBLISH',
+      0,
+      'tester',
+      't2',
+      'two',
+    );
+
+    await vi.waitFor(() => expect(seen.texts()).toEqual(['one', 'two']));
+  });
+
   it('starts a subscription after the given seq and catches up from the log', async () => {
     const room = await newRoom();
     const bus = await openBus('late');

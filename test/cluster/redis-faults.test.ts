@@ -6,6 +6,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { EphemeralMessage, LogEntry, RoomBusHandler, RoomKey } from '../../src/cluster/bus.js';
 import { RedisBus, type RedisBusOptions } from '../../src/cluster/redis-bus.js';
 import { NODES_KEY, roomKeys } from '../../src/cluster/redis-keys.js';
+import { scriptSource } from '../../src/cluster/redis-scripts.js';
 import { createLogger } from '../../src/log.js';
 import type { Store } from '../../src/store/store.js';
 import { startRedisCluster, type TestRedisCluster } from '../support/redis-cluster.js';
@@ -262,6 +263,31 @@ describe('RedisBus on a 3-master Redis Cluster', () => {
     await vi.waitFor(() => expect(seenA.texts()).toEqual(['before', 'during', 'after']));
   });
 
+  it('finds an entry whose sharded publish was lost through the tail check', async () => {
+    const room = await newRoom();
+    const bus = await openBus(cluster.url, 'c-tail', { tailCheckIntervalMs: 100 });
+    const seen = recorder();
+    await bus.subscribe(room, 0, seen.handler);
+    await bus.append(room, [bytes('one')]);
+
+    const keys = roomKeys(room);
+    admin.defineCommand('rawAppend', { numberOfKeys: 3, lua: scriptSource('weftAppend') });
+    // Published on another channel of the same slot: nobody listens there.
+    await (admin as unknown as RawAppend).rawAppend(
+      keys.seq,
+      keys.log,
+      keys.writers,
+      `${keys.channel}:nowhere`,
+      'SPUBLISH',
+      0,
+      'tester',
+      't',
+      'two',
+    );
+
+    await vi.waitFor(() => expect(seen.texts()).toEqual(['one', 'two']));
+  });
+
   it('reports a node that stopped heartbeating on a cluster', async () => {
     const room = await newRoom();
     const bus = await openBus(cluster.url, 'c-watch', {
@@ -313,6 +339,10 @@ describe('RedisBus on a 3-master Redis Cluster', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
+
+interface RawAppend {
+  rawAppend(...args: (string | number)[]): Promise<number>;
+}
 
 async function openBus(
   redisUrl: string,
