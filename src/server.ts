@@ -69,7 +69,7 @@ export async function startServer(options: StartServerOptions): Promise<WeftServ
     await store.close();
     throw error;
   });
-  const registry = new RoomRegistry({ bus, logger, limits: config.limits });
+  const registry = new RoomRegistry({ bus, logger, limits: config.limits, metrics });
   const context: AppContext = {
     config,
     logger,
@@ -89,6 +89,7 @@ export async function startServer(options: StartServerOptions): Promise<WeftServ
     rooms: store.rooms,
     registry,
     bus,
+    metrics,
   });
   gateway.attach(app.server);
 

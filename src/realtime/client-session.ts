@@ -4,6 +4,7 @@ import { canWriteStorage, matrixToScopes, type PermissionMatrix } from '../auth/
 import type { Bus } from '../cluster/bus.js';
 import type { Limits } from '../config.js';
 import { WeftError, isWeftError } from '../errors.js';
+import type { Metrics } from '../metrics.js';
 import type { Room } from '../rooms/room.js';
 import type { RoomRegistry } from '../rooms/room-registry.js';
 import type { RoomEvent, RoomMember, RoomPeer, RoomUser } from '../rooms/room-peer.js';
@@ -32,6 +33,7 @@ export interface SessionDeps extends JoinAuthorizationDeps {
   readonly registry: RoomRegistry;
   readonly bus: Bus;
   readonly limits: Pick<Limits, 'maxConnectionsPerRoom' | 'handshakeTimeoutMs'>;
+  readonly metrics?: Metrics;
 }
 
 /** Lifecycle of a session. */
@@ -96,6 +98,9 @@ export abstract class ClientSession implements RoomPeer {
 
   abstract deliver(event: RoomEvent): void;
 
+  /** Metrics label of the protocol. */
+  protected abstract readonly protocol: 'liveblocks' | 'yjs';
+
   /** Sends the protocol's greeting once the session is in the room. */
   protected abstract onJoined(others: RoomMember[]): void;
 
@@ -104,6 +109,11 @@ export abstract class ClientSession implements RoomPeer {
 
   /** Called once when the socket has closed. */
   protected onClosed(): void {}
+
+  /** Counts one received message by kind. */
+  protected countMessage(kind: string): void {
+    this.deps.metrics?.messagesReceived.inc({ protocol: this.protocol, kind });
+  }
 
   /** Logs a write of a read-only connection, which is applied nowhere. */
   protected logRefusedWrite(kind: 'yjs' | 'storage', fields: Record<string, unknown> = {}): void {
@@ -190,6 +200,7 @@ export abstract class ClientSession implements RoomPeer {
     clearTimeout(this.handshakeTimer);
     this.onJoined(others);
     this.socket.log.debug({ canWrite: this.canWrite, created: grant.created }, 'joined room');
+    this.deps.metrics?.connections.inc({ protocol: this.protocol, org: room.key.organizationId });
 
     this.armExpiry(grant.token.expiresAt);
     this.deps.rooms.touchConnection(room.key.roomId, new Date().toISOString()).catch((error) => {
@@ -238,7 +249,13 @@ export abstract class ClientSession implements RoomPeer {
     clearTimeout(this.handshakeTimer);
     clearTimeout(this.expiryTimer);
 
-    if (wasJoined) this.room?.presence.leave(this);
+    if (wasJoined && this.room) {
+      this.room.presence.leave(this);
+      this.deps.metrics?.connections.dec({
+        protocol: this.protocol,
+        org: this.room.key.organizationId,
+      });
+    }
     this.onClosed();
     this.socket.log.debug({ closeCode: code }, 'connection closed');
   }

@@ -3,6 +3,7 @@ import { WebSocket } from 'ws';
 import type { Limits } from '../config.js';
 import { WeftError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 
 /** Longest close reason a WebSocket close frame carries, in bytes (RFC 6455 §5.5). */
 const MAX_CLOSE_REASON_BYTES = 123;
@@ -21,6 +22,9 @@ export interface ClientSocketOptions {
   readonly ws: WebSocket;
   readonly logger: Logger;
   readonly limits: Pick<Limits, 'maxMessagesPerSecond' | 'maxOutboundBufferBytes'>;
+  /** Metrics label of the protocol spoken. */
+  readonly protocol: 'liveblocks' | 'yjs';
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -67,6 +71,7 @@ export class ClientSocket {
       return false;
     }
     this.options.ws.send(data);
+    this.options.metrics?.framesSent.inc({ protocol: this.options.protocol });
     return true;
   }
 
@@ -99,6 +104,7 @@ export class ClientSocket {
     const ws = this.options.ws;
     if (ws.readyState === WebSocket.CLOSED) return;
     this.log.debug({ code: error.code, closeCode: error.closeCode }, 'closing connection');
+    this.options.metrics?.closes.inc({ code: String(error.closeCode) });
     ws.close(error.closeCode, closeReason(error.message));
     // The close frame queues behind unsent data; a peer that reads nothing would never see it.
     setTimeout(

@@ -15,6 +15,16 @@ const ROOT = '';
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
+/** Metrics label of each client message code. */
+const MESSAGE_KINDS: Record<number, string> = {
+  [ClientMsg.UPDATE_PRESENCE]: 'presence',
+  [ClientMsg.BROADCAST_EVENT]: 'broadcast',
+  [ClientMsg.FETCH_STORAGE]: 'fetch-storage',
+  [ClientMsg.UPDATE_STORAGE]: 'storage',
+  [ClientMsg.FETCH_YDOC]: 'fetch-ydoc',
+  [ClientMsg.UPDATE_YDOC]: 'ydoc',
+};
+
 /**
  * A connection speaking the JSON protocol of `@liveblocks/client` (`/v7`, `/v8`): text frames
  * holding one message or an array of them, the text "ping" answered with "pong". Outgoing
@@ -22,6 +32,7 @@ const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
  * recognises it only as a frame of its own.
  */
 export class LiveblocksSession extends ClientSession {
+  protected readonly protocol = 'liveblocks';
   private outbox: unknown[] = [];
   private flushQueued = false;
   /** Documents this client fetched, with the encoding it uses for each (true = v2). */
@@ -136,6 +147,7 @@ export class LiveblocksSession extends ClientSession {
   }
 
   private dispatch(message: Record<string, unknown>) {
+    this.countMessage(MESSAGE_KINDS[message.type as number] ?? 'other');
     switch (message.type) {
       case ClientMsg.UPDATE_PRESENCE:
         return this.onUpdatePresence(message);

@@ -8,6 +8,7 @@ import type { Bus } from '../cluster/bus.js';
 import type { Limits } from '../config.js';
 import { WeftError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { RoomRegistry } from '../rooms/room-registry.js';
 import type { RoomRepository } from '../store/room-repository.js';
 import type { SessionDeps } from './client-session.js';
@@ -28,6 +29,8 @@ export interface RealtimeGatewayOptions {
   rooms: RoomRepository;
   registry: RoomRegistry;
   bus: Bus;
+  /** Where connections, frames and closes are counted. */
+  metrics?: Metrics;
 }
 
 /** Where an upgrade request goes. */
@@ -64,6 +67,7 @@ export class RealtimeGateway {
       registry: options.registry,
       bus: options.bus,
       limits: options.limits,
+      metrics: options.metrics,
     };
   }
 
@@ -133,7 +137,13 @@ export class RealtimeGateway {
   private accept(ws: WebSocket, route: Route) {
     this.connections += 1;
     const log = this.log.child({ conn: this.connections });
-    const socket = new ClientSocket({ ws, logger: log, limits: this.options.limits });
+    const socket = new ClientSocket({
+      ws,
+      logger: log,
+      limits: this.options.limits,
+      protocol: route.protocol === 'yws' ? 'yjs' : 'liveblocks',
+      metrics: this.options.metrics,
+    });
     this.sockets.add(socket);
     ws.once('close', () => this.sockets.delete(socket));
     this.heartbeat.watch(ws, log);

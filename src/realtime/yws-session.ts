@@ -44,6 +44,7 @@ interface AwarenessEntry {
  * as `@liveblocks/yjs` carries it), so y-websocket and Liveblocks clients see each other.
  */
 export class YwsSession extends ClientSession {
+  protected readonly protocol = 'yjs';
   /** Per awareness client id, the highest clock sent to this client. */
   private readonly sentClocks = new Map<number, number>();
   private renewTimer: NodeJS.Timeout | undefined;
@@ -92,7 +93,11 @@ export class YwsSession extends ClientSession {
     const bytes = toBytes(data);
     const decoder = decoding.createDecoder(bytes);
 
-    switch (decoding.readVarUint(decoder)) {
+    const type = decoding.readVarUint(decoder);
+    this.countMessage(
+      type === MESSAGE_SYNC ? 'sync' : type === MESSAGE_AWARENESS ? 'awareness' : 'other',
+    );
+    switch (type) {
       case MESSAGE_SYNC:
         return this.onSync(decoder);
       case MESSAGE_AWARENESS:

@@ -2,6 +2,7 @@ import type { Bus, RoomSubscription } from '../cluster/bus.js';
 import type { Limits } from '../config.js';
 import { WeftError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { RoomRecord } from '../store/room-repository.js';
 import { Room } from './room.js';
 import type { RoomStorage } from './room-storage.js';
@@ -16,6 +17,8 @@ export interface RoomRegistryOptions {
   >;
   /** Builds a room's Storage from its snapshot bytes. @default an empty Storage */
   createStorage?: (snapshot: Uint8Array) => RoomStorage;
+  /** Where rooms loaded and log appends are counted; none in unit tests. */
+  metrics?: Metrics;
 }
 
 /** A room the registry holds, from the start of its load to the end of its unload. */
@@ -25,6 +28,8 @@ interface Slot {
   subscription?: RoomSubscription;
   idleTimer?: NodeJS.Timeout;
   snapshotting?: Promise<void>;
+  /** Seq of the last snapshot attempt, written or refused (another node holds the lease). */
+  snapshotTriedSeq: number;
   unloading?: Promise<void>;
 }
 
@@ -108,8 +113,9 @@ export class RoomRegistry {
       logger: this.options.logger,
       writeStallTimeoutMs: this.options.limits.writeStallTimeoutMs,
       createStorage: this.options.createStorage,
+      metrics: this.options.metrics,
     });
-    const slot: Slot = { room, ready: this.load(room) };
+    const slot: Slot = { room, ready: this.load(room), snapshotTriedSeq: 0 };
     this.slots.set(record.id, slot);
 
     room.onIdle = () => this.scheduleIdleUnload(slot);
@@ -145,6 +151,7 @@ export class RoomRegistry {
 
     // An unload may have begun meanwhile (eviction, delete); it wins.
     if (room.state === 'loading') room.setState('ready');
+    this.options.metrics?.roomsLoaded.inc({ org: room.key.organizationId });
     room.presence.announce();
     this.log.debug(
       { room: room.key.roomId, seq: room.lastSeq, ms: Math.round(performance.now() - started) },
@@ -167,9 +174,13 @@ export class RoomRegistry {
 
   private maybeSnapshot(slot: Slot) {
     const { room } = slot;
-    const due = room.lastSeq - room.snapshotSeq >= this.options.limits.snapshotEveryEntries;
-    if (!due || slot.snapshotting || slot.unloading) return;
+    // Counted from the last attempt too: a refused one (lease elsewhere) waits a full period.
+    const since = room.lastSeq - Math.max(room.snapshotSeq, slot.snapshotTriedSeq);
+    if (since < this.options.limits.snapshotEveryEntries || slot.snapshotting || slot.unloading) {
+      return;
+    }
 
+    slot.snapshotTriedSeq = room.lastSeq;
     slot.snapshotting = this.writeSnapshot(room).finally(() => {
       slot.snapshotting = undefined;
     });
@@ -196,11 +207,15 @@ export class RoomRegistry {
     clearTimeout(slot.idleTimer);
     room.setState('unloading');
     slot.unloading = (async () => {
-      await slot.ready.catch(() => undefined);
+      const loaded = await slot.ready.then(
+        () => true,
+        () => false,
+      );
       await slot.snapshotting;
       await slot.subscription?.close();
       if (options.snapshot) await this.writeSnapshot(room);
       room.destroy();
+      if (loaded) this.options.metrics?.roomsLoaded.dec({ org: room.key.organizationId });
     })().finally(() => {
       if (this.slots.get(roomId) === slot) this.slots.delete(roomId);
       this.log.debug({ room: roomId }, 'room unloaded');

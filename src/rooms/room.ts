@@ -1,6 +1,7 @@
 import type { Bus, LogEntry, RoomHistory, RoomKey } from '../cluster/bus.js';
 import { WeftError, isWeftError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Metrics } from '../metrics.js';
 import type { RoomRecord } from '../store/room-repository.js';
 import { decodeLogEntry, encodeLogEntry, type RoomLogEntry } from './log-entry-codec.js';
 import { RoomPresence } from './room-presence.js';
@@ -23,6 +24,8 @@ export interface RoomOptions {
    * @default an {@link EmptyRoomStorage}
    */
   createStorage?: (snapshot: Uint8Array) => RoomStorage;
+  /** Where append times and log entries are counted. */
+  metrics?: Metrics;
 }
 
 /**
@@ -151,6 +154,7 @@ export class Room {
   ): Promise<number> {
     const entry = encodeLogEntry({ kind: 'yjs-update', origin, guid, v2, update });
     const [seq] = await this.appendDurably([entry]);
+    this.options.metrics?.logEntries.inc({ kind: 'yjs' });
     return seq!;
   }
 
@@ -193,8 +197,11 @@ export class Room {
         this.options.writeStallTimeoutMs,
       );
     });
+    const stopTimer = this.options.metrics?.appendSeconds.startTimer();
     try {
-      return await Promise.race([this.options.bus.append(this.key, entries), stalled]);
+      const seqs = await Promise.race([this.options.bus.append(this.key, entries), stalled]);
+      stopTimer?.();
+      return seqs;
     } catch (error) {
       if (isWeftError(error)) throw error;
       throw new WeftError('WRITE_STALLED', undefined, { cause: error });

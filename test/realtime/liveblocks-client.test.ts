@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 
 import { startNode } from '../support/start-node.js';
-import { createRoom, enter, uniqueRoomId, waitForStatus } from '../support/live-session.js';
+import { createRoom, enter, sdk, uniqueRoomId, waitForStatus } from '../support/live-session.js';
 
 describe('the real @liveblocks/client on /v8', () => {
   it('reaches "connected" and knows its own actor and user', async () => {
@@ -78,6 +78,25 @@ describe('the real @liveblocks/client on /v8', () => {
       event: { emoji: '🎉' },
     });
     expect(sent).toEqual([]);
+  });
+
+  it('is counted in /metrics: connection, room loaded, messages, frames, log appends', async () => {
+    const node = await startNode();
+    const roomId = uniqueRoomId();
+    await createRoom(node, roomId);
+    const { room } = enter(node, roomId, 'alice');
+    await waitForStatus(room, 'connected');
+    await sdk(node).sendYjsBinaryUpdate(roomId, new Uint8Array([0, 0]));
+
+    const metrics = await (await fetch(`${node.url}/metrics`)).text();
+
+    expect(metrics).toMatch(
+      /weft_connections\{protocol="liveblocks",org="default",node="[^"]+"\} 1/,
+    );
+    expect(metrics).toMatch(/weft_rooms_loaded\{org="default",node="[^"]+"\} 1/);
+    expect(metrics).toMatch(/weft_messages_received_total\{protocol="liveblocks",kind="presence"/);
+    expect(metrics).toMatch(/weft_frames_sent_total\{protocol="liveblocks",node="[^"]+"\} [1-9]/);
+    expect(metrics).toMatch(/weft_log_entries_total\{kind="yjs",node="[^"]+"\} 1/);
   });
 
   it('loads an empty storage root so that getStorage() resolves', async () => {
