@@ -51,8 +51,8 @@ export interface WeftServer {
 
 /**
  * Composes and starts one node: store → tokens → bus → rooms → HTTP app and realtime gateway →
- * listen. Importing this module has no
- * side effects, so tests start as many nodes as they like in one process.
+ * listen. Importing this module has no side effects, so tests start as many nodes as they like
+ * in one process.
  */
 export async function startServer(options: StartServerOptions): Promise<WeftServer> {
   const { config, logger, secretKey } = options;
