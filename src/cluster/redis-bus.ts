@@ -1,12 +1,9 @@
 import { randomBytes } from 'node:crypto';
 
 import type { Logger } from '../log.js';
-import type { RoomLogRepository } from '../store/room-log-repository.js';
-import type { RoomRepository } from '../store/room-repository.js';
 import type {
   Bus,
   EphemeralMessage,
-  LogEntry,
   RoomBusHandler,
   RoomHistory,
   RoomKey,
@@ -22,14 +19,11 @@ import {
 import { decodeFrame, encodeEphemeralFrame, encodeProbeFrame } from './redis-frames.js';
 import { roomKeys, type RoomKeys } from './redis-keys.js';
 import { NodeHeartbeat } from './redis-node-heartbeat.js';
-import { RedisRoomSubscription, type LogPage } from './redis-room-subscription.js';
-import { defineScripts, runScript } from './redis-scripts.js';
+import { RedisRoomLog, type RedisBusStore } from './redis-room-log.js';
+import { RedisRoomSubscription } from './redis-room-subscription.js';
+import { defineScripts } from './redis-scripts.js';
 
-/** The parts of the store the Redis bus uses: snapshots and the rooms' actor counters. */
-export interface RedisBusStore {
-  readonly rooms: Pick<RoomRepository, 'actorCounter' | 'raiseActorCounter'>;
-  readonly roomLog: Pick<RoomLogRepository, 'getSnapshot' | 'putSnapshot' | 'clear'>;
-}
+export type { RedisBusStore } from './redis-room-log.js';
 
 /** Options of {@link RedisBus.open}. */
 export interface RedisBusOptions {
@@ -81,8 +75,6 @@ export interface RedisBusOptions {
   readonly trimRetainEntries?: number;
 }
 
-/** Entries a log read returns at most per round trip. */
-const READ_PAGE_ENTRIES = 1_000;
 /** Room counters one tail check reads per MGET on a single server. */
 const TAIL_CHECK_KEYS_PER_CALL = 500;
 /** How long a readiness ping may take. Milliseconds. */
@@ -106,12 +98,11 @@ export class RedisBus implements Bus {
   readonly nodeId: string;
   private readonly logger: Logger;
   private readonly appender: RedisAppender;
+  private readonly log: RedisRoomLog;
   private readonly heartbeat: NodeHeartbeat;
   private readonly channels = new Map<string, ChannelState>();
   /** Highest seq this node appended per room (by tag), while the room is subscribed here. */
   private readonly appended = new Map<string, number>();
-  /** Rooms (by id) whose actor counter this node raised to the store's once. */
-  private readonly actorRaised = new Set<string>();
   private readonly settings: Required<
     Omit<RedisBusOptions, 'redisUrl' | 'store' | 'nodeId' | 'logger'>
   >;
@@ -120,7 +111,7 @@ export class RedisBus implements Bus {
 
   private constructor(
     private readonly connections: RedisConnections,
-    private readonly store: RedisBusStore,
+    store: RedisBusStore,
     options: RedisBusOptions,
   ) {
     this.nodeId = options.nodeId;
@@ -146,6 +137,15 @@ export class RedisBus implements Bus {
       timeoutMs: this.settings.appendTimeoutMs,
       logger: this.logger,
       floor: (_room, keys) => this.knownSeq(keys),
+    });
+    this.log = new RedisRoomLog({
+      client: connections.command,
+      store,
+      nodeId: this.nodeId,
+      logger: this.logger,
+      timeoutMs: this.settings.appendTimeoutMs,
+      snapshotLeaseMs: this.settings.snapshotLeaseMs,
+      trimRetainEntries: this.settings.trimRetainEntries,
     });
     this.heartbeat = new NodeHeartbeat({
       client: connections.command,
@@ -216,7 +216,7 @@ export class RedisBus implements Bus {
     const logger = this.logger.child({ org: room.organizationId, room: room.roomId });
     const subscription = new RedisRoomSubscription(afterSeq, handler, {
       logger,
-      readPage: (after) => this.readPage(keys, after, after),
+      readPage: (after) => this.log.readPage(keys, after, after),
       sendProbe: (token) => this.publishFrame(keys, encodeProbeFrame(this.nodeId, token)),
       detach: (closing) => this.detach(keys, closing),
     });
@@ -238,38 +238,8 @@ export class RedisBus implements Bus {
     return subscription;
   }
 
-  async history(room: RoomKey): Promise<RoomHistory> {
-    const keys = roomKeys(room);
-    // A snapshot written by another node between the two reads may trim entries this read
-    // needs: read again then.
-    for (let attempt = 1; ; attempt++) {
-      const stored = await this.store.roomLog.getSnapshot(room.roomId);
-      const snapshotSeq = stored?.seq ?? 0;
-      const entries = await this.readAll(keys, snapshotSeq);
-      const first = entries[0]?.seq;
-      if (first === undefined || first === snapshotSeq + 1 || attempt === 3) {
-        return {
-          snapshot: stored ? { seq: stored.seq, data: new Uint8Array(stored.snapshot) } : null,
-          entries,
-        };
-      }
-      const newer = await this.store.roomLog.getSnapshot(room.roomId);
-      if ((newer?.seq ?? 0) === snapshotSeq) {
-        this.logger.error(
-          {
-            org: room.organizationId,
-            room: room.roomId,
-            fromSeq: snapshotSeq + 1,
-            toSeq: first - 1,
-          },
-          'room log entries missing, skipped',
-        );
-        return {
-          snapshot: stored ? { seq: stored.seq, data: new Uint8Array(stored.snapshot) } : null,
-          entries,
-        };
-      }
-    }
+  history(room: RoomKey): Promise<RoomHistory> {
+    return this.log.history(room);
   }
 
   publish(room: RoomKey, message: EphemeralMessage): void {
@@ -281,65 +251,24 @@ export class RedisBus implements Bus {
     });
   }
 
-  async nextActor(room: RoomKey): Promise<number> {
-    const keys = roomKeys(room);
-    const roomId = room.roomId;
-    // First use on this node: raise the counter to the store's, whatever Redis holds.
-    const floor = this.actorRaised.has(roomId) ? '' : await this.store.rooms.actorCounter(roomId);
-
-    let actor = Number(await this.runCommand('weftActor', [keys.actors], [floor]));
-    if (actor === 0) {
-      // Redis lost the counter: start again above every id the store has seen.
-      const stored = await this.store.rooms.actorCounter(roomId);
-      actor = Number(await this.runCommand('weftActor', [keys.actors], [stored]));
-    }
-    this.actorRaised.add(roomId);
-    // The store learns every id before it is used, so that a Redis that lost the counter starts
-    // above it: one store write per join.
-    await this.store.rooms.raiseActorCounter(roomId, actor);
-    return actor;
+  nextActor(room: RoomKey): Promise<number> {
+    return this.log.nextActor(room);
   }
 
-  async snapshot(room: RoomKey, seq: number, data: Uint8Array): Promise<boolean> {
-    const keys = roomKeys(room);
-    const token = `${this.nodeId}:${randomBytes(6).toString('hex')}`;
-    const leased = await this.runPlain(() =>
-      this.connections.command.set(keys.lease, token, 'PX', this.settings.snapshotLeaseMs, 'NX'),
-    );
-    if (leased !== 'OK') return false;
-
-    try {
-      await this.store.roomLog.putSnapshot(
-        room.roomId,
-        seq,
-        Buffer.from(data.buffer, data.byteOffset, data.byteLength),
-        new Date().toISOString(),
-      );
-    } catch (error) {
-      await this.runCommand('weftRelease', [keys.lease], [token]).catch(() => undefined);
-      throw error;
-    }
-    const minSeq = Math.max(1, seq + 1 - this.settings.trimRetainEntries);
-    await this.runCommand('weftTrim', [keys.seq, keys.log, keys.lease], [seq, minSeq, token]);
-    return true;
+  snapshot(room: RoomKey, seq: number, data: Uint8Array): Promise<boolean> {
+    return this.log.snapshot(room, seq, data);
   }
 
   async forget(room: RoomKey): Promise<void> {
-    const keys = roomKeys(room);
-    await this.runPlain(() =>
-      this.connections.command.del(keys.log, keys.seq, keys.actors, keys.lease, keys.writers),
-    );
-    await this.store.roomLog.clear(room.roomId);
-    this.appended.delete(keys.tag);
-    this.actorRaised.delete(room.roomId);
+    await this.log.forget(room);
+    this.appended.delete(roomKeys(room).tag);
   }
 
   async ready(): Promise<boolean> {
     if (this.closed) return false;
     try {
       await waitForReady(this.connections.command, READY_PING_TIMEOUT_MS);
-      const reply = await this.runPlain(() => this.connections.command.ping());
-      return reply === 'PONG';
+      return (await this.connections.command.ping()) === 'PONG';
     } catch {
       return false;
     }
@@ -481,60 +410,10 @@ export class RedisBus implements Bus {
     return seq;
   }
 
-  private async readPage(keys: RoomKeys, afterSeq: number, floor: number): Promise<LogPage> {
-    const reply = (await this.runCommand(
-      'weftRead',
-      [keys.seq, keys.log],
-      [afterSeq, floor, READ_PAGE_ENTRIES],
-      true,
-    )) as [number, [Buffer, Buffer[]][]];
-    const [counter, rows] = reply;
-    const entries: LogEntry[] = rows.map(([id, fields]) => ({
-      seq: Number(id.toString('latin1').split('-')[0]),
-      data: new Uint8Array(fieldValue(fields, 'd')),
-    }));
-    return { counter: Number(counter), entries, more: rows.length === READ_PAGE_ENTRIES };
-  }
-
-  private async readAll(keys: RoomKeys, afterSeq: number): Promise<LogEntry[]> {
-    const entries: LogEntry[] = [];
-    let after = afterSeq;
-    for (;;) {
-      // The floor raises the counter to the snapshot's seq: after Redis lost the stream, new
-      // seqs continue above what the store already covers.
-      const page = await this.readPage(keys, after, afterSeq);
-      entries.push(...page.entries);
-      if (!page.more) return entries;
-      after = page.entries.at(-1)!.seq;
-    }
-  }
-
   private publishFrame(keys: RoomKeys, frame: Buffer): Promise<unknown> {
     const { command, sharded } = this.connections;
     return sharded ? command.spublish(keys.channel, frame) : command.publish(keys.channel, frame);
   }
-
-  /** Runs a script, waiting for a connection within the append bound. */
-  private runCommand(
-    name: Parameters<typeof runScript>[1],
-    keys: readonly string[],
-    args: readonly (string | number)[],
-    binary = false,
-  ): Promise<unknown> {
-    return this.runPlain(() => runScript(this.connections.command, name, keys, args, binary));
-  }
-
-  private async runPlain<T>(call: () => Promise<T>): Promise<T> {
-    await waitForReady(this.connections.command, this.settings.appendTimeoutMs);
-    return call();
-  }
-}
-
-function fieldValue(fields: Buffer[], name: string): Buffer {
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    if (fields[i]!.toString('latin1') === name) return fields[i + 1]!;
-  }
-  return Buffer.alloc(0);
 }
 
 function sleep(ms: number): Promise<void> {
