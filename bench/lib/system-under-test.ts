@@ -148,7 +148,7 @@ export async function startRelay(): Promise<SystemUnderTest> {
 export function externalWeft(urls: string[], secret: string, pids: number[]): SystemUnderTest {
   return {
     kind: 'weft',
-    label: `weft (external${urls.length > 1 ? ` ×${urls.length}` : ''})`,
+    label: `external${urls.length > 1 ? ` ×${urls.length}` : ''}`,
     urls,
     sampler: new ProcSampler(pids.map((pid, index) => ({ label: `pid-${index}`, pid }))),
     runtime: 'external',

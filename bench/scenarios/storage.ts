@@ -120,10 +120,13 @@ async function run(context: ScenarioContext): Promise<SystemResult> {
   const members: StorageMember[] = [];
   let joined = 0;
   try {
-    await mapWithLimit(
-      Array.from({ length: settings.rooms * settings.clients }, (_, index) => index),
-      JOIN_CONCURRENCY,
-      async (index) => {
+    // The first client of each room creates its Storage alone: clients entering an empty room
+    // together would each write their initial list and map, and all but one would be replaced.
+    const all = Array.from({ length: settings.rooms * settings.clients }, (_, index) => index);
+    const firsts = all.filter((index) => index % settings.clients === 0);
+    const others = all.filter((index) => index % settings.clients !== 0);
+    for (const batch of [firsts, others]) {
+      await mapWithLimit(batch, JOIN_CONCURRENCY, async (index) => {
         const member = await join(context, index, settings, onArrival);
         members.push(member);
         joined++;
@@ -131,8 +134,8 @@ async function run(context: ScenarioContext): Promise<SystemResult> {
           fraction: joined / (settings.rooms * settings.clients),
           facts: { joined },
         });
-      },
-    );
+      });
+    }
   } catch (error) {
     leaveAll(members);
     throw error;
