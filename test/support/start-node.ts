@@ -60,14 +60,25 @@ export async function startNode(
   }) as TestNode;
 }
 
+/** Clean-ups registered from hooks, run after the importing file. */
+const fileCleanups = new Set<() => Promise<void> | void>();
+
+// Registered while the importing file is collected: vitest ignores an `afterAll` registered
+// inside a running test or hook.
+afterAll(async () => {
+  const cleanups = [...fileCleanups];
+  fileCleanups.clear();
+  await Promise.all(cleanups.map((cleanup) => cleanup()));
+});
+
 /**
- * Runs `cleanup` when the current test ends, or after the file when called from a hook or at
- * file level: vitest never runs an `afterAll` registered inside a running test.
+ * Runs `cleanup` when the current test ends, or after the file when called from a hook
+ * (`beforeAll`, `beforeEach`) where there is no current test.
  */
 export function cleanUpAfter(cleanup: () => Promise<void> | void): void {
   try {
     onTestFinished(cleanup);
   } catch {
-    afterAll(cleanup);
+    fileCleanups.add(cleanup);
   }
 }
