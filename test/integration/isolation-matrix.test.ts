@@ -161,6 +161,48 @@ describe('organization isolation matrix', () => {
   });
 });
 
+describe('organizations racing for a missing room id', () => {
+  it('lets exactly one organization create the room and closes every other joiner with 4001', async () => {
+    const roomId = 'raced-room';
+    const attempts = await Promise.all(
+      [...Array(8).keys()].map(async (i) => {
+        const organizationId = i % 2 === 0 ? ORG : OTHER_ORG;
+        const token = await mintAccessToken(node, `racer-${i}`, { organizationId });
+        return { organizationId, token, protocol: i % 4 < 2 ? '/v8' : '/y' };
+      }),
+    );
+
+    const sockets = attempts.map((attempt) => ({
+      ...attempt,
+      socket: openRawSocket(
+        attempt.protocol === '/y'
+          ? yjsSocketUrl(node, roomId, attempt.token)
+          : liveblocksSocketUrl(node, '/v8', roomId, attempt.token),
+      ),
+    }));
+    const outcomes = await Promise.all(
+      sockets.map(({ socket }) =>
+        socket.waitForFrames(1).then(
+          () => 'joined',
+          () => 'closed',
+        ),
+      ),
+    );
+
+    const owner = (await restClient(node).getRoom(roomId)).organizationId;
+    sockets.forEach(({ organizationId, socket }, i) => {
+      if (organizationId === owner) {
+        expect(outcomes[i], describeSocket(socket)).toBe('joined');
+      } else {
+        expect(socket.closeInfo?.code, describeSocket(socket)).toBe(4001);
+        expect(socket.frames).toEqual([]);
+      }
+    });
+    const everyRoom = await restClient(node).getRooms({ limit: 100 });
+    expect(everyRoom.data.filter((room) => room.id === roomId)).toHaveLength(1);
+  });
+});
+
 async function tokenFor(kind: Kind, organizationId: string | undefined): Promise<string> {
   const options = organizationId === undefined ? {} : { organizationId };
   return kind === 'id'
