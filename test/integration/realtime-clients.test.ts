@@ -19,6 +19,7 @@ import {
   restClient,
   yjsSocketUrl,
   type NodeAddress,
+  type RawSocket,
 } from '../support/clients.js';
 import { startNode, type TestNode } from '../support/start-node.js';
 
@@ -151,6 +152,88 @@ describe('@liveblocks/client', () => {
     socket.ws.send('ping');
 
     await vi.waitFor(() => expect(socket.frames.map((f) => f.data)).toContain('pong'));
+  });
+});
+
+describe('the socket protocol', () => {
+  it('delivers presence addressed to one actor to that actor only', async () => {
+    const roomId = await room('protocol-target');
+    const sender = await joinRaw(roomId, 'sender');
+    const target = await joinRaw(roomId, 'target');
+    const bystander = await joinRaw(roomId, 'bystander');
+
+    sender.sendMessages({
+      type: CLIENT_MSG.UPDATE_PRESENCE,
+      data: { secret: 'for target' },
+      targetActor: actorOf(target),
+    });
+    sender.sendMessages({ type: CLIENT_MSG.BROADCAST_EVENT, event: 'after' });
+
+    await target.waitForMessage(
+      (m) => m.type === SERVER_MSG.UPDATE_PRESENCE && m.actor === actorOf(sender),
+    );
+    await bystander.waitForMessage((m) => m.type === SERVER_MSG.BROADCASTED_EVENT);
+    expect(JSON.stringify(bystander.messages())).not.toContain('for target');
+  });
+
+  it('tells the others when a socket vanishes without a close frame', async () => {
+    const roomId = await room('protocol-vanish');
+    const observer = await joinRaw(roomId, 'observer');
+    const ghost = await joinRaw(roomId, 'ghost');
+
+    ghost.ws.terminate();
+
+    await observer.waitForMessage(
+      (m) => m.type === SERVER_MSG.USER_LEFT && m.actor === actorOf(ghost),
+    );
+    const { data } = await restClient(node).getActiveUsers(roomId);
+    expect(data.map((user) => user.id)).toEqual(['observer']);
+  });
+
+  it('never reuses an actor id within a room, on either protocol', async () => {
+    const roomId = await room('protocol-actors');
+    const observer = await joinRaw(roomId, 'observer');
+    const actors = [actorOf(observer)];
+
+    for (let i = 0; i < 4; i++) {
+      const socket =
+        i % 2 === 0
+          ? await joinRaw(roomId, `user-${i}`)
+          : openRawSocket(yjsSocketUrl(node, roomId, await token(`user-${i}`)));
+      if (i % 2 === 1) await socket.waitForFrames(1);
+      const joined = await observer.waitForMessage(
+        (m) => m.type === SERVER_MSG.USER_JOINED && !actors.includes(m.actor as number),
+      );
+      actors.push(joined.actor as number);
+      socket.ws.close();
+      await observer.waitForMessage(
+        (m) => m.type === SERVER_MSG.USER_LEFT && m.actor === joined.actor,
+      );
+    }
+
+    expect(new Set(actors).size).toBe(actors.length);
+    expect([...actors].sort((x, y) => x - y)).toEqual(actors);
+  });
+
+  it('keeps the document across room unloads and reloads', async () => {
+    const quick = await startNode({ ROOM_IDLE_UNLOAD_MS: '20' });
+    const roomId = await room('protocol-reload', quick);
+
+    for (let i = 0; i < 8; i++) {
+      const client = await openLiveblocksYjs(quick, roomId, {
+        token: () => token(`visitor-${i}`, {}, quick),
+      });
+      const items = client.doc.getArray<number>('visits');
+      expect(items.toArray()).toEqual([...Array(i).keys()]);
+      items.push([i]);
+      await client.waitForSynchronized();
+      client.provider.destroy();
+      client.room.disconnect();
+      // Every other visitor waits for the unload; the others rejoin while it may be under way.
+      if (i % 2 === 0) await vi.waitFor(async () => expect(await roomsLoaded(quick)).toBe(0));
+    }
+    const doc = await fetchRoomDoc(quick, roomId);
+    expect(doc.getArray('visits').toArray()).toEqual([...Array(8).keys()]);
   });
 });
 
@@ -439,6 +522,28 @@ describe('limits', () => {
     });
   });
 
+  it('frees the seats of sockets that vanished', async () => {
+    const roomId = await room('limit-seats', limited);
+    for (const userId of ['a', 'b']) {
+      const socket = openRawSocket(
+        liveblocksSocketUrl(limited, '/v8', roomId, await token(userId, {}, limited)),
+      );
+      await socket.waitForMessage((m) => m.type === SERVER_MSG.ROOM_STATE);
+      socket.ws.terminate();
+    }
+
+    await vi.waitFor(async () => {
+      const { data } = await restClient(limited).getActiveUsers(roomId);
+      expect(data).toEqual([]);
+    });
+    for (const userId of ['c', 'd']) {
+      const socket = openRawSocket(
+        liveblocksSocketUrl(limited, '/v8', roomId, await token(userId, {}, limited)),
+      );
+      await socket.waitForMessage((m) => m.type === SERVER_MSG.ROOM_STATE);
+    }
+  });
+
   it('closes a socket that sends a frame over MAX_MESSAGE_BYTES with 1009', async () => {
     const roomId = await room('limit-size', limited);
     const sender = openRawSocket(
@@ -559,4 +664,23 @@ function token(
   target: NodeAddress = node,
 ): Promise<string> {
   return mintIdToken(target, userId, { organizationId: ORG, userInfo });
+}
+
+/** A raw /v8 socket that joined the room. */
+async function joinRaw(roomId: string, userId: string): Promise<RawSocket> {
+  const socket = openRawSocket(liveblocksSocketUrl(node, '/v8', roomId, await token(userId)));
+  await socket.waitForMessage((m) => m.type === SERVER_MSG.ROOM_STATE);
+  return socket;
+}
+
+function actorOf(socket: RawSocket): number {
+  return socket.messages().find((m) => m.type === SERVER_MSG.ROOM_STATE)!.actor as number;
+}
+
+/** The node's `weft_rooms_loaded` gauge, from GET /metrics. */
+async function roomsLoaded(target: NodeAddress): Promise<number> {
+  const text = await (await fetch(`${target.url}/metrics`)).text();
+  const match = /^weft_rooms_loaded(?:\{[^}]*\})? (\d+)/m.exec(text);
+  if (!match) throw new Error('weft_rooms_loaded missing from /metrics');
+  return Number(match[1]);
 }
