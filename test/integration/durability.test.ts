@@ -46,8 +46,14 @@ describe('durability across SIGKILL', () => {
       });
 
       const acked = new Set<string>();
+      const actors: number[] = [];
       for (const round of [1, 2]) {
-        const { acked: roundAcked, inFlight } = await writeUntilKilled(node, `r${round}`);
+        const {
+          acked: roundAcked,
+          inFlight,
+          actors: roundActors,
+        } = await writeUntilKilled(node, `r${round}`);
+        actors.push(...roundActors);
         for (const key of roundAcked) acked.add(key);
         expect(roundAcked.size).toBeGreaterThanOrEqual(ACKS_BEFORE_KILL);
         // The kill must land on writes in flight, or the test proves less than it says.
@@ -67,7 +73,10 @@ describe('durability across SIGKILL', () => {
           await mintIdToken(node, 'reader', { organizationId: ORG }),
         ),
       );
-      await fresh.waitForMessage((m) => m.type === SERVER_MSG.ROOM_STATE);
+      const state = await fresh.waitForMessage((m) => m.type === SERVER_MSG.ROOM_STATE);
+      // Actor ids survive restarts too: Storage node ids embed them.
+      expect(new Set(actors).size).toBe(actors.length);
+      expect(state.actor as number).toBeGreaterThan(Math.max(...actors));
       fresh.sendMessages({ type: CLIENT_MSG.FETCH_YDOC, vector: EMPTY_STATE_VECTOR });
       const reply = await fresh.waitForMessage((m) => m.type === SERVER_MSG.UPDATE_YDOC);
       const served = new Y.Doc();
@@ -87,8 +96,9 @@ describe('durability across SIGKILL', () => {
 async function writeUntilKilled(
   node: ChildNode,
   round: string,
-): Promise<{ acked: Set<string>; inFlight: number }> {
+): Promise<{ acked: Set<string>; inFlight: number; actors: number[] }> {
   const acked = new Set<string>();
+  const actors: number[] = [];
   let sentTotal = 0;
   let inFlight = 0;
   const sockets: RawSocket[] = [];
@@ -98,7 +108,8 @@ async function writeUntilKilled(
   for (let w = 0; w < WRITERS; w++) {
     const token = await mintIdToken(node, `writer-${w}`, { organizationId: ORG });
     const socket = openRawSocket(liveblocksSocketUrl(node, '/v8', ROOM, token));
-    await socket.waitForMessage((m) => m.type === SERVER_MSG.ROOM_STATE);
+    const state = await socket.waitForMessage((m) => m.type === SERVER_MSG.ROOM_STATE);
+    actors.push(state.actor as number);
     sockets.push(socket);
   }
 
@@ -154,5 +165,5 @@ async function writeUntilKilled(
       for (let i = 0; i < WINDOW; i++) send();
     });
   });
-  return { acked, inFlight };
+  return { acked, inFlight, actors };
 }
