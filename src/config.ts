@@ -22,8 +22,9 @@ export interface Limits {
    */
   readonly maxConnectionsPerRoom: number;
   /**
-   * Messages per second one connection may send (a one-second window, the ping included);
-   * a connection over it is closed with 4002 so that a runaway client cannot starve a room.
+   * Messages per second one connection may send (a one-second window, pings included). Past it
+   * the server stops reading that socket until the window ends, so that a runaway client is
+   * slowed by TCP instead of starving the room; nothing it sent is dropped.
    * [MAX_MESSAGES_PER_SECOND]
    * @default 200
    */

@@ -116,12 +116,6 @@ export const ERRORS = {
     closeCode: 4000,
     message: 'The socket message is not valid for this protocol.',
   },
-  RATE_LIMITED: {
-    status: 429,
-    // The client's MAX_NUMBER_OF_MESSAGES_PER_SECONDS: it stops instead of reconnecting in a loop.
-    closeCode: 4002,
-    message: 'Too many messages per second (MAX_MESSAGES_PER_SECOND). Slow down.',
-  },
   ROOM_FULL: {
     status: 403,
     closeCode: 4005,

@@ -130,7 +130,8 @@ export abstract class ClientSession implements RoomPeer {
   }
 
   private receive(data: RawData, isBinary: boolean) {
-    if (this.state === 'closed' || !this.socket.admit()) return;
+    if (this.state === 'closed') return;
+    this.socket.admit();
 
     if (this.state === 'joining') {
       if (this.early.length >= MAX_EARLY_MESSAGES) {

@@ -30,7 +30,7 @@ export interface ClientSocketOptions {
 /**
  * One client's socket with the limits that protect the node from it: sends check the outbound
  * buffer first (a slow consumer is closed, not allowed to grow memory), incoming messages are
- * counted against a per-second budget, and closes carry a catalogue code and a bounded reason.
+ * counted against a per-second budget (reading pauses past it), and closes carry a catalogue code and a bounded reason.
  */
 export class ClientSocket {
   /** Logger of the connection; sessions rebind it with room and user once known. */
@@ -76,21 +76,29 @@ export class ClientSocket {
   }
 
   /**
-   * Counts one incoming message against the per-second budget. Returns false, and closes the
-   * socket with RATE_LIMITED, when the connection exceeds it.
+   * Counts one incoming message against the per-second budget. Past the budget the socket stops
+   * reading until the window ends: TCP then slows the sender, nothing it sent is lost, and a
+   * burst (a y-websocket client typing, a reconnect resending) is only delayed, never refused.
+   * A few messages already read from the socket may still arrive while paused; they are admitted.
    */
-  admit(): boolean {
+  admit(): void {
     const now = Date.now();
     if (now - this.windowStartedAt >= 1_000) {
       this.windowStartedAt = now;
       this.windowMessages = 0;
     }
     this.windowMessages += 1;
-    if (this.windowMessages <= this.options.limits.maxMessagesPerSecond) return true;
+    if (this.windowMessages <= this.options.limits.maxMessagesPerSecond) return;
+    if (this.options.ws.isPaused || this.isClosed) return;
 
-    this.log.warn({ limit: this.options.limits.maxMessagesPerSecond }, 'message rate exceeded');
-    this.close(new WeftError('RATE_LIMITED'));
-    return false;
+    this.log.debug({ limit: this.options.limits.maxMessagesPerSecond }, 'message rate limited');
+    this.options.ws.pause();
+    setTimeout(
+      () => {
+        if (!this.isClosed) this.options.ws.resume();
+      },
+      this.windowStartedAt + 1_000 - now,
+    ).unref();
   }
 
   /**
