@@ -1,5 +1,17 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** What a cluster bus reports to the metrics, read at each scrape. */
+export interface BusFigures {
+  /** Milliseconds the last heartbeat call to Redis took. */
+  readonly roundTripMs: number;
+  /** Log entries the node has not delivered yet, over its rooms. */
+  readonly logLag: number;
+  /** Log reads that delivered entries pub/sub had missed, since the node started. */
+  readonly gapRepairs: number;
+  /** True while the node's Redis connections are up. */
+  readonly connected: boolean;
+}
+
 /**
  * The Prometheus metrics of one node, in a registry of its own (not prom-client's global one)
  * so that tests can run several nodes in one process. Served at `GET /metrics`.
@@ -66,11 +78,34 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  /** Redis round-trip time of the node's health ping. */
+  /** Redis round-trip time of the node's latest heartbeat (a cluster node only). */
   readonly redisRoundTripSeconds = new Gauge({
     name: 'weft_redis_round_trip_seconds',
-    help: 'Latest Redis PING round trip',
+    help: 'Round trip of the latest Redis heartbeat call',
     registers: [this.registry],
+    collect: () => {
+      if (this.bus) this.redisRoundTripSeconds.set(this.bus.roundTripMs / 1000);
+    },
+  });
+
+  /** 1 while the node's Redis connections are up (a cluster node only). */
+  readonly redisConnected = new Gauge({
+    name: 'weft_redis_connected',
+    help: '1 while the Redis command and subscriber connections are up',
+    registers: [this.registry],
+    collect: () => {
+      if (this.bus) this.redisConnected.set(this.bus.connected ? 1 : 0);
+    },
+  });
+
+  /** Log entries the node has not delivered yet, over its rooms (a cluster node only). */
+  readonly logLag = new Gauge({
+    name: 'weft_log_lag_entries',
+    help: 'Room log entries in Redis not yet delivered on this node, at the last tail check',
+    registers: [this.registry],
+    collect: () => {
+      if (this.bus) this.logLag.set(this.bus.logLag);
+    },
   });
 
   /** Log entries delivered late: seq gaps repaired from the log. */
@@ -78,6 +113,13 @@ export class Metrics {
     name: 'weft_log_gap_repairs_total',
     help: 'Gaps in a room log sequence repaired by reading the log',
     registers: [this.registry],
+    collect: () => {
+      // The bus counts; the counter catches up with it at each scrape.
+      const added = (this.bus?.gapRepairs ?? 0) - this.gapRepairsCounted;
+      if (added <= 0) return;
+      this.gapRepairs.inc(added);
+      this.gapRepairsCounted += added;
+    },
   });
 
   /** REST requests by method, route pattern and status. */
@@ -88,11 +130,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  private bus: BusFigures | undefined;
+  private gapRepairsCounted = 0;
+
   constructor(options: { nodeId: string; defaultMetrics?: boolean }) {
     this.registry.setDefaultLabels({ node: options.nodeId });
     // Process metrics (CPU, memory, event loop lag) only once per process: the composition
     // root asks for them; test nodes sharing a process do not.
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Reads the Redis figures of a cluster node's bus at every scrape. */
+  observeBus(bus: BusFigures): void {
+    this.bus = bus;
   }
 
   /** The Prometheus text exposition. */

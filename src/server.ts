@@ -69,6 +69,7 @@ export async function startServer(options: StartServerOptions): Promise<WeftServ
     await store.close();
     throw error;
   });
+  if (bus instanceof RedisBus) metrics.observeBus(bus);
   const registry = new RoomRegistry({ bus, logger, limits: config.limits, metrics });
   const context: AppContext = {
     config,
@@ -76,6 +77,7 @@ export async function startServer(options: StartServerOptions): Promise<WeftServ
     store,
     tokens,
     metrics,
+    bus,
     secretKey,
     isDraining: () => draining,
     realtime: createRealtimeHooks({ registry, rooms: store.rooms }),

@@ -142,7 +142,10 @@ export class RedisAppender {
       } catch (error) {
         lastError = error;
         if (attempt === 1) {
-          this.options.logger.warn({ err: error }, 'room log append failed, retrying');
+          this.options.logger.warn(
+            { err: error, org: queue.room.organizationId, room: queue.room.roomId },
+            'room log append failed, retrying',
+          );
         }
       }
       await sleep(Math.min(delayMs, Math.max(0, deadline - Date.now())));

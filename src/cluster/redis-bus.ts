@@ -108,6 +108,8 @@ export class RedisBus implements Bus {
   >;
   private tailTimer: NodeJS.Timeout | undefined;
   private closed = false;
+  private repairs = 0;
+  private repairedEntries = 0;
 
   private constructor(
     private readonly connections: RedisConnections,
@@ -180,11 +182,30 @@ export class RedisBus implements Bus {
     return this.heartbeat.roundTripMs;
   }
 
-  /** Entries the log had that this node has not delivered yet, summed over its rooms. */
+  /**
+   * Entries the log had at the last tail check that this node has not delivered yet, summed
+   * over its rooms (a metric).
+   */
   get logLag(): number {
     let lag = 0;
     for (const subscription of this.allSubscriptions()) lag += subscription.lag;
     return lag;
+  }
+
+  /** Log reads that delivered entries pub/sub had missed, since the bus opened (a metric). */
+  get gapRepairs(): number {
+    return this.repairs;
+  }
+
+  /** Entries those repairs delivered (a metric). */
+  get repairedEntryCount(): number {
+    return this.repairedEntries;
+  }
+
+  /** True while the command and subscriber connections are both up (a metric). */
+  get connected(): boolean {
+    const { command, subscriber } = this.connections;
+    return !this.closed && command.status === 'ready' && subscriber.status === 'ready';
   }
 
   /**
@@ -219,6 +240,11 @@ export class RedisBus implements Bus {
       readPage: (after) => this.log.readPage(keys, after, after),
       sendProbe: (token) => this.publishFrame(keys, encodeProbeFrame(this.nodeId, token)),
       detach: (closing) => this.detach(keys, closing),
+      repaired: (entries) => {
+        this.repairs++;
+        this.repairedEntries += entries;
+        logger.info({ entries }, 'room log gap repaired');
+      },
     });
 
     let channel = this.channels.get(keys.channel);

@@ -23,6 +23,8 @@ export interface SubscriptionLink {
   sendProbe(token: string): Promise<unknown>;
   /** Detaches the subscription from the bus (called once, by close). */
   detach(subscription: RedisRoomSubscription): Promise<void>;
+  /** Called when a repair (any log read after the first) delivered entries pub/sub missed. */
+  repaired?(entries: number): void;
 }
 
 /** An entries frame as received: entries with seqs prev+1, prev+2, … */
@@ -215,25 +217,32 @@ export class RedisRoomSubscription implements RoomSubscription {
 
   /** Reads the log until no frame waits for entries the log might still have. */
   private async catchUp(deadline?: number): Promise<void> {
-    this.state = this.state === 'starting' ? 'starting' : 'repairing';
+    const starting = this.state === 'starting';
+    if (!starting) this.state = 'repairing';
+    let recovered = 0;
     try {
       do {
         this.readAgain = false;
         const read = await this.readLog(deadline);
-        this.drainWaiting(read);
+        recovered += read.delivered;
+        this.drainWaiting(read.number);
       } while (this.readAgain && !this.closed);
     } finally {
       if (!this.closed) this.state = 'live';
     }
+    if (!starting && recovered > 0) this.link.repaired?.(recovered);
   }
 
-  private async readLog(deadline: number | undefined): Promise<number> {
-    const read = ++this.reads;
+  /** Reads the log to its end; returns the read's number and how many entries it delivered. */
+  private async readLog(
+    deadline: number | undefined,
+  ): Promise<{ number: number; delivered: number }> {
+    const read = { number: ++this.reads, delivered: 0 };
     for (;;) {
       const page = await this.readPage(deadline);
       if (!page || this.state === 'closed') return read;
 
-      this.deliverLog(page.entries);
+      read.delivered += this.deliverLog(page.entries);
       if (page.more) continue;
       if (page.counter > this.lastSeq) {
         // Read in the same step as the page: these seqs are not in the stream and never will be.
@@ -287,7 +296,8 @@ export class RedisRoomSubscription implements RoomSubscription {
     this.waiting.push({ frame, stamp: this.reads });
   }
 
-  private deliverLog(entries: readonly LogEntry[]): void {
+  /** Delivers the entries not delivered yet; returns how many. */
+  private deliverLog(entries: readonly LogEntry[]): number {
     const fresh: LogEntry[] = [];
     for (const entry of entries) {
       if (entry.seq <= this.lastSeq) continue;
@@ -296,6 +306,7 @@ export class RedisRoomSubscription implements RoomSubscription {
       this.lastSeq = entry.seq;
     }
     this.deliver(fresh);
+    return fresh.length;
   }
 
   private deliverFrame(frame: EntriesFrame): void {

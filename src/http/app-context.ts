@@ -1,4 +1,5 @@
 import type { TokenService } from '../auth/token-service.js';
+import type { Bus } from '../cluster/bus.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
@@ -32,6 +33,8 @@ export interface AppContext {
   readonly secretKey: string;
   /** True while the node drains before shutdown; /readyz answers 503 then. */
   isDraining(): boolean;
+  /** The node's bus, once started: /readyz asks it whether Redis answers (a cluster). */
+  readonly bus?: Pick<Bus, 'ready'>;
   /** Set once the realtime gateway is attached. */
   realtime?: RealtimeHooks;
   /** The rooms loaded on this node, for the live-room REST routes (ydoc, presence). */

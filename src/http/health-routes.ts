@@ -7,12 +7,17 @@ export function registerHealthRoutes(app: FastifyInstance, context: AppContext):
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (_request, reply) => {
-    const database = await context.store.ping();
+    const [database, bus] = await Promise.all([
+      context.store.ping(),
+      context.bus ? context.bus.ready() : true,
+    ]);
     const draining = context.isDraining();
-    const ready = database && !draining;
+    const ready = database && bus && !draining;
+    // A cluster node without Redis can neither load rooms nor acknowledge writes.
+    const redis = context.config.redisUrl === undefined ? {} : { redis: bus };
     return reply
       .status(ready ? 200 : 503)
-      .send({ status: ready ? 'ready' : 'unavailable', database, draining });
+      .send({ status: ready ? 'ready' : 'unavailable', database, ...redis, draining });
   });
 
   app.get('/metrics', async (_request, reply) => {

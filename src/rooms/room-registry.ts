@@ -124,7 +124,10 @@ export class RoomRegistry {
         if (room.isIdle) this.scheduleIdleUnload(slot);
       },
       (error: unknown) => {
-        this.log.error({ err: error, room: record.id }, 'room load failed');
+        this.log.error(
+          { err: error, org: record.organizationId, room: record.id },
+          'room load failed',
+        );
         if (this.slots.get(record.id) === slot) this.slots.delete(record.id);
       },
     );
@@ -154,7 +157,12 @@ export class RoomRegistry {
     this.options.metrics?.roomsLoaded.inc({ org: room.key.organizationId });
     room.presence.announce();
     this.log.debug(
-      { room: room.key.roomId, seq: room.lastSeq, ms: Math.round(performance.now() - started) },
+      {
+        org: room.key.organizationId,
+        room: room.key.roomId,
+        seq: room.lastSeq,
+        ms: Math.round(performance.now() - started),
+      },
       'room loaded',
     );
     return room;
@@ -192,9 +200,15 @@ export class RoomRegistry {
     try {
       const written = await this.options.bus.snapshot(room.key, seq, room.encodeSnapshot());
       if (written) room.snapshotSeq = Math.max(room.snapshotSeq, seq);
-      this.log.debug({ room: room.key.roomId, seq, written }, 'room snapshot');
+      this.log.debug(
+        { org: room.key.organizationId, room: room.key.roomId, seq, written },
+        'room snapshot',
+      );
     } catch (error) {
-      this.log.error({ err: error, room: room.key.roomId, seq }, 'room snapshot failed');
+      this.log.error(
+        { err: error, org: room.key.organizationId, room: room.key.roomId, seq },
+        'room snapshot failed',
+      );
     }
   }
 
@@ -218,7 +232,7 @@ export class RoomRegistry {
       if (loaded) this.options.metrics?.roomsLoaded.dec({ org: room.key.organizationId });
     })().finally(() => {
       if (this.slots.get(roomId) === slot) this.slots.delete(roomId);
-      this.log.debug({ room: roomId }, 'room unloaded');
+      this.log.debug({ org: room.key.organizationId, room: roomId }, 'room unloaded');
     });
     return slot.unloading;
   }

@@ -48,6 +48,10 @@ describe('RedisBus when Redis fails', () => {
       expect(seenA.texts()).toEqual(['before', 'during-1', 'during-2', 'after']),
     );
     expect(seenA.entries.map((entry) => entry.seq)).toEqual([1, 2, 3, 4]);
+    // The figures /metrics reports: one repair that brought back the two missed entries.
+    expect(a.gapRepairs).toBe(1);
+    expect(a.repairedEntryCount).toBe(2);
+    expect(b.gapRepairs).toBe(0);
   });
 
   it('loses no acknowledged append across a Redis kill and restart with AOF, and nodes converge', async () => {
