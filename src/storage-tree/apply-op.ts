@@ -22,6 +22,7 @@ import {
   OpCode,
   ROOT_ID,
   type CreateOp,
+  type CreateRegisterOp,
   type DeleteCrdtOp,
   type DeleteObjectKeyOp,
   type Json,
@@ -69,10 +70,14 @@ function applyUpdateObject(
 ): string | null {
   const node = state.nodes.get(op.id);
   const keys = Object.keys(op.data);
-  // An object that is gone (or never was one) changes nothing, but the echo still clears the
-  // sender's pending keys should it hold the node.
-  if (node?.type !== CrdtType.OBJECT || keys.length === 0) {
+  if (keys.length === 0) {
     sink.toSender.push({ ...op, opId });
+    return null;
+  }
+  // An object that is gone (or never was one) changes nothing, but the acknowledgement still
+  // clears the sender's pending keys should it hold the node.
+  if (node?.type !== CrdtType.OBJECT) {
+    sink.toSender.push(...fieldSets(op, opId));
     return null;
   }
 
@@ -92,9 +97,32 @@ function applyUpdateObject(
     }
     node.data.set(key, op.data[key] as Json);
   }
-  sink.toSender.push({ ...op, opId });
-  sink.toOthers.push(op);
+  sink.toSender.push(...fieldSets(op, opId));
+  sink.toOthers.push(...fieldSets(op));
   return null;
+}
+
+/**
+ * An UPDATE_OBJECT as one CREATE_REGISTER per field, with the same effect on clients.
+ *
+ * Why: a client that receives UPDATE_OBJECT (as a remote op or as its acknowledgement) drops
+ * the live child it holds under a named key from its node pool even when it then leaves the
+ * key alone because its own create of that child is still unacknowledged. The child stays on
+ * display, but later edits of it are neither sent nor received there, and the client never
+ * converges again. The same field sent as CREATE_REGISTER under the object sets the plain value
+ * exactly as UPDATE_OBJECT does, acknowledges by `opId` exactly as it does, and leaves a key
+ * with a pending op untouched. The register id is never attached (plain fields are not nodes)
+ * and cannot name a real node, whose ids are `actor:clock`.
+ */
+function fieldSets(op: UpdateObjectOp, opId?: string): CreateRegisterOp[] {
+  return Object.keys(op.data).map((key) => ({
+    type: OpCode.CREATE_REGISTER,
+    id: `${op.id}|${key}`,
+    parentId: op.id,
+    parentKey: key,
+    data: op.data[key] as Json,
+    ...(opId === undefined ? {} : { opId }),
+  }));
 }
 
 function applyDeleteObjectKey(
@@ -199,12 +227,13 @@ function applyCreate(state: TreeState, op: CreateOp, opId: string, sink: ReplySi
   state.attach(op.id, specOf(op), parent, op.parentKey);
 
   sink.toSender.push({ ...op, opId });
-  if (parent.type === CrdtType.OBJECT) {
-    // The client drops a pending live child from its node pool (keeping it on display) when a
-    // remote UPDATE_OBJECT names the same key before the acknowledgement arrives, and the
-    // acknowledgement does not bring it back; later ops on that child would then be lost on
-    // that client. Repeating the create without opId right after the acknowledgement
-    // re-creates the child in that case, and is a no-op for a client that still holds it.
+  if (parent.type === CrdtType.MAP) {
+    // A client remembers the last key it set in a LiveMap until a remote op replaces it, and
+    // ignores the acknowledgement of any other create under that key whose node it no longer
+    // holds. After set, undo, redo (create, delete, create of one id) the delete's
+    // acknowledgement removes the re-created node and the redo's acknowledgement is ignored.
+    // The same create without opId right after the acknowledgement restores the node in that
+    // case and is a no-op for a client that holds it.
     sink.toSender.push({ ...op });
   }
   sink.toOthers.push(op);

@@ -19,16 +19,13 @@ export type ParseResult =
   | { readonly ok: true; readonly ops: ParsedOp[] }
   | { readonly ok: false; readonly reason: string; readonly opIds: string[] };
 
-/** Ids a client creates: `<actor>:<clock>`, both decimal. */
-const CREATED_ID_PATTERN = /^(\d{1,15}):\d{1,15}$/;
-
 /** Thrown inside the parser only; turned into a failed {@link ParseResult}. */
 class OpShapeError extends Error {}
 
 /**
- * Parses the `ops` of one message sent by connection `actor`. Never throws.
+ * Parses the `ops` of one message. Never throws.
  */
-export function parseOps(raw: unknown, actor: number, limits: StorageLimits): ParseResult {
+export function parseOps(raw: unknown, limits: StorageLimits): ParseResult {
   if (!Array.isArray(raw)) {
     return { ok: false, reason: 'ops must be an array', opIds: [] };
   }
@@ -36,7 +33,7 @@ export function parseOps(raw: unknown, actor: number, limits: StorageLimits): Pa
   const ops: ParsedOp[] = [];
   for (let index = 0; index < raw.length; index++) {
     try {
-      ops.push(parseOp(raw[index], actor, limits));
+      ops.push(parseOp(raw[index], limits));
     } catch (error) {
       if (!(error instanceof OpShapeError)) {
         throw error;
@@ -61,7 +58,7 @@ export function opIdsOf(raw: unknown, limits: StorageLimits): string[] {
   return opIds;
 }
 
-function parseOp(raw: unknown, actor: number, limits: StorageLimits): ParsedOp {
+function parseOp(raw: unknown, limits: StorageLimits): ParsedOp {
   if (!isPlainObject(raw)) {
     throw new OpShapeError('must be an object');
   }
@@ -96,7 +93,7 @@ function parseOp(raw: unknown, actor: number, limits: StorageLimits): ParsedOp {
     case OpCode.CREATE_LIST:
     case OpCode.CREATE_MAP:
     case OpCode.CREATE_REGISTER:
-      return { kind: 'apply', opId, op: parseCreate(raw, type, id, actor, limits) };
+      return { kind: 'apply', opId, op: parseCreate(raw, type, id, limits) };
     default:
       throw new OpShapeError(`unknown op type ${String(type)}`);
   }
@@ -106,16 +103,8 @@ function parseCreate(
   raw: Record<string, unknown>,
   type: 2 | 4 | 7 | 8,
   id: string,
-  actor: number,
   limits: StorageLimits,
 ): Op {
-  // A client names new nodes after its connection id (or an earlier one of its own, when it
-  // resends offline ops). Refusing ids of actors that do not exist yet stops a writer from
-  // claiming the ids a later connection will create, which would make its creates collide.
-  const idMatch = CREATED_ID_PATTERN.exec(id);
-  if (idMatch === null || Number(idMatch[1]) > actor) {
-    throw new OpShapeError(`id must be "<actor>:<clock>" with an actor not above ${actor}`);
-  }
   const parentId = requireId(raw.parentId, 'parentId', limits);
   const parentKey = requireKey(raw.parentKey, 'parentKey', limits);
   const extra: { intent?: CreateIntent; deletedId?: string } = {};

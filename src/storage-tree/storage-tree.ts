@@ -14,7 +14,10 @@ import { TreeState } from './tree-state.js';
 
 /** Who sent the ops being applied. */
 export interface ApplyContext {
-  /** The sender's connection id (actor). New node ids name an actor no higher than this. */
+  /**
+   * The sender's connection id (actor). Not used to judge ops: a client creates nodes with
+   * other actors' ids too, when it undoes their deletion.
+   */
   readonly actor: number;
 }
 
@@ -92,7 +95,7 @@ export class StorageTree {
    * A message with an op of the wrong shape is refused whole; ops Weft does not implement and
    * ops over a limit are refused one by one; the rest are applied or acknowledged as ignored.
    */
-  apply(ops: unknown, context: ApplyContext): ApplyResult {
+  apply(ops: unknown, _context: ApplyContext): ApplyResult {
     const result: ApplyResult = {
       toOthers: [],
       toSender: [],
@@ -101,7 +104,7 @@ export class StorageTree {
       invalid: null,
     };
 
-    const parsed = parseOps(ops, context.actor, this.#state.limits);
+    const parsed = parseOps(ops, this.#state.limits);
     if (!parsed.ok) {
       result.invalid = parsed.reason;
       result.rejected = { opIds: parsed.opIds, reason: `Invalid storage ops: ${parsed.reason}` };
