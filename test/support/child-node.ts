@@ -4,9 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { onTestFinished } from 'vitest';
-
-import { TEST_SECRET } from './start-node.js';
+import { TEST_SECRET, cleanUpAfter } from './start-node.js';
 
 /**
  * A Weft node in a child process (`node --import tsx src/main.ts`), for tests that kill a node
@@ -29,16 +27,17 @@ export interface ChildNode {
   kill(signal: NodeJS.Signals): Promise<void>;
 }
 
-/** A temporary data folder, removed when the test finishes. */
+/** A temporary data folder, removed when the test finishes (after the file, from a hook). */
 export function makeDataDir(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-child-'));
-  onTestFinished(() => fs.rmSync(dir, { recursive: true, force: true }));
+  cleanUpAfter(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
 /**
  * Starts `src/main.ts` with PORT=0 on the given data folder and resolves once it logs
- * "listening". The child is killed when the test finishes if it still runs.
+ * "listening". The child is killed when the test finishes if it still runs (after the file when
+ * started from a hook).
  */
 export async function startChildNode(
   dataDir: string,
@@ -64,7 +63,7 @@ export async function startChildNode(
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  onTestFinished(async () => {
+  cleanUpAfter(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await exited;
   });

@@ -1,0 +1,222 @@
+import { beforeAll, describe, expect, it, vi } from 'vitest';
+
+import {
+  enterRoom,
+  mintIdToken,
+  restClient,
+  type ClientSession,
+  type NodeAddress,
+} from '../support/clients.js';
+import {
+  AckLedger,
+  allSent,
+  expectConverged,
+  expectServedByNode,
+  liveblocksWriter,
+  startLoad,
+  yWebsocketWriter,
+  type Target,
+} from '../support/cluster-workload.js';
+import { startRedisServer, type TestRedisServer } from '../support/redis-server.js';
+import {
+  metricValue,
+  redisAdmin,
+  redisClientId,
+  scrapeMetrics,
+  startWeftCluster,
+  type WeftCluster,
+} from '../support/weft-cluster.js';
+
+/**
+ * Three Weft nodes in child processes over one Redis (AOF, fsync always) and one Postgres
+ * database: real clients of one room spread over the nodes see each other and converge as on
+ * one node, and a node whose subscriber connection is killed repairs what it missed from the
+ * room log.
+ */
+
+const ORG = 'acme';
+let redis: TestRedisServer;
+let cluster: WeftCluster;
+let roomCount = 0;
+
+beforeAll(async () => {
+  redis = await startRedisServer({ appendOnly: true });
+  cluster = await startWeftCluster({ redisUrl: redis.url, idPrefix: 'conv' });
+});
+
+describe('three nodes over one Redis', () => {
+  it('shows every user and its presence updates on the other nodes', async () => {
+    const target = await newRoom();
+    const sessions = await Promise.all(
+      cluster.nodes.map((node, i) => enter(node.direct, target, `user-${i}`, { cursor: { x: i } })),
+    );
+
+    for (const [i, session] of sessions.entries()) {
+      await vi.waitFor(() =>
+        expect(othersOf(session)).toEqual(
+          [0, 1, 2].filter((j) => j !== i).map((j) => [`user-${j}`, { cursor: { x: j } }]),
+        ),
+      );
+    }
+    sessions[0]!.room.updatePresence({ cursor: { x: 10 } });
+    for (const session of sessions.slice(1)) {
+      await vi.waitFor(() =>
+        expect(othersOf(session)[0]).toEqual(['user-0', { cursor: { x: 10 } }]),
+      );
+    }
+  });
+
+  it('delivers each broadcast event once to the users of every other node', async () => {
+    const target = await newRoom();
+    const sessions = await Promise.all(
+      cluster.nodes.map((node, i) => enter(node.direct, target, `user-${i}`)),
+    );
+    await vi.waitFor(() => {
+      for (const session of sessions) expect(session.room.getOthers()).toHaveLength(2);
+    });
+    const received = sessions.map(() => [] as unknown[]);
+    sessions.forEach((session, i) =>
+      session.room.subscribe('event', ({ event }) => received[i]!.push(event)),
+    );
+
+    sessions.forEach((session, i) => session.room.broadcastEvent({ from: i } as never));
+
+    await vi.waitFor(() => {
+      for (const [i, events] of received.entries()) {
+        expect(sortByFrom(events)).toEqual(
+          [0, 1, 2].filter((j) => j !== i).map((j) => ({ from: j })),
+        );
+      }
+    });
+  });
+
+  it('converges @liveblocks/yjs and y-websocket clients written to concurrently on three nodes', async () => {
+    const target = await newRoom();
+    const ledger = new AckLedger();
+    const [a, b, c] = cluster.nodes;
+    const lb0 = await liveblocksWriter(a!.direct, target, 'lb0', ledger);
+    const writers = [
+      lb0,
+      await liveblocksWriter(b!.direct, target, 'lb1', ledger),
+      await yWebsocketWriter(c!.direct, target, 'yws2', ledger),
+    ];
+
+    for (let i = 0; i < 30; i++) for (const writer of writers) writer.write();
+
+    await expectConverged(writers, allSent(writers), ledger);
+    expect(ledger.size).toBe(90);
+    for (const node of cluster.nodes) {
+      await expectServedByNode(node.direct, target.roomId, allSent(writers), ledger);
+    }
+    // y-websocket users appear to Liveblocks clients of other nodes as users of the room.
+    expect(lb0.session.room.getOthers().map((other) => other.id)).toContain('yws2');
+  });
+
+  it('repairs from the room log what a node missed while its subscriber connection was killed', async ({
+    annotate,
+  }) => {
+    const target = await newRoom();
+    const ledger = new AckLedger();
+    const [a, b, c] = cluster.nodes;
+    const burster = await yWebsocketWriter(a!.direct, target, 'burst0', ledger);
+    const writers = [
+      burster,
+      await liveblocksWriter(b!.direct, target, 'lb1', ledger),
+      await liveblocksWriter(c!.direct, target, 'lb2', ledger),
+      await yWebsocketWriter(c!.direct, target, 'yws2', ledger),
+    ];
+    const load = startLoad(writers.slice(1), 40);
+    await vi.waitFor(() => expect(ledger.size).toBeGreaterThan(30));
+    const repairsBefore = await gapRepairsOf(c!.direct);
+    const admin = redisAdmin(redis.url);
+    const subscriberId = await redisClientId(admin, `weft:${c!.nodeId}:sub`);
+
+    const killedAt = performance.now();
+    expect(await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub', 'ID', subscriberId)).toBe(1);
+    // Published while that node's subscriber reconnects: pub/sub drops them for it.
+    for (let i = 0; i < 5; i++) burster.write();
+
+    await vi.waitFor(async () =>
+      expect(await gapRepairsOf(c!.direct)).toBeGreaterThan(repairsBefore),
+    );
+    const repairedAfterMs = performance.now() - killedAt;
+    // Writes keep flowing through that node afterwards.
+    const lb2Acked = ledger.of('lb2').length;
+    await vi.waitFor(() => expect(ledger.of('lb2').length).toBeGreaterThan(lb2Acked + 10), {
+      timeout: 5_000,
+    });
+    load.stop();
+
+    await expectConverged(writers, allSent(writers), ledger);
+    await expectServedByNode(c!.direct, target.roomId, allSent(writers), ledger);
+    const repaired = c!.child.logs.find((record) => record.msg === 'room log gap repaired');
+    expect(repaired).toMatchObject({ node: c!.nodeId, org: ORG, room: target.roomId });
+    expect(repaired!.entries).toBeGreaterThan(0);
+    await annotate(
+      `CLIENT KILL TYPE pubsub → gap repaired after ${Math.round(repairedAfterMs)} ms`,
+    );
+  });
+
+  it('reports Redis in /readyz and the bus figures and per-organization counts in /metrics', async () => {
+    const target = await newRoom();
+    const node = cluster.nodes[1]!;
+    await enter(node.direct, target, 'metrics-user');
+
+    const ready = await fetch(`${node.direct.url}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({
+      status: 'ready',
+      database: true,
+      redis: true,
+      draining: false,
+    });
+    const metrics = await scrapeMetrics(node.direct);
+    const labels = { node: node.nodeId };
+    expect(metricValue(metrics, 'weft_redis_round_trip_seconds', labels)).toBeGreaterThan(0);
+    expect(metricValue(metrics, 'weft_redis_connected', labels)).toBe(1);
+    expect(metricValue(metrics, 'weft_log_lag_entries', labels)).toBe(0);
+    expect(metricValue(metrics, 'weft_log_gap_repairs_total', labels)).toBeDefined();
+    expect(
+      metricValue(metrics, 'weft_connections', { ...labels, org: ORG, protocol: 'liveblocks' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      metricValue(metrics, 'weft_rooms_loaded', { ...labels, org: ORG }),
+    ).toBeGreaterThanOrEqual(1);
+  });
+});
+
+async function newRoom(): Promise<Target> {
+  const roomId = `cluster-conv-${++roomCount}`;
+  await restClient(cluster.nodes[0]!.direct).createRoom(roomId, {
+    defaultAccesses: ['room:write'],
+    organizationId: ORG,
+  });
+  return { roomId, organizationId: ORG };
+}
+
+function enter(
+  node: NodeAddress,
+  target: Target,
+  userId: string,
+  presence: Record<string, unknown> = {},
+): Promise<ClientSession> {
+  return enterRoom(node, target.roomId, {
+    token: () => mintIdToken(node, userId, { organizationId: target.organizationId }),
+    initialPresence: presence,
+  });
+}
+
+function othersOf(session: ClientSession): [string | undefined, unknown][] {
+  return session.room
+    .getOthers()
+    .map((other): [string | undefined, unknown] => [other.id, other.presence])
+    .sort(([x], [y]) => String(x).localeCompare(String(y)));
+}
+
+function sortByFrom(events: unknown[]): unknown[] {
+  return [...events].sort((x, y) => (x as { from: number }).from - (y as { from: number }).from);
+}
+
+async function gapRepairsOf(node: NodeAddress): Promise<number> {
+  return metricValue(await scrapeMetrics(node), 'weft_log_gap_repairs_total') ?? 0;
+}
