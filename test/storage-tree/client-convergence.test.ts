@@ -33,7 +33,7 @@ describe('real clients against the storage tree', () => {
 
 type Live = LiveObject<Record<string, never>> | LiveMap<string, never> | LiveList<never>;
 type Action =
-  | { kind: 'edit'; user: number; pick: number; variant: number; value: number }
+  | { kind: 'edit' | 'batch'; user: number; pick: number; variant: number; value: number }
   | { kind: 'toServer' | 'toClient' | 'disconnect' | 'undo' | 'redo'; user: number };
 
 const KEYS = ['a', 'b', 'c'];
@@ -77,7 +77,7 @@ function makeValue(seed: number, depth: number): unknown {
   }
 }
 
-function edit(root: LiveObject<never>, action: Extract<Action, { kind: 'edit' }>): void {
+function edit(root: LiveObject<never>, action: Extract<Action, { kind: 'edit' | 'batch' }>): void {
   const nodes = liveNodes(root);
   const { node, depth } = nodes[action.pick % nodes.length] as { node: Live; depth: number };
   const key = KEYS[action.value % KEYS.length] as string;
@@ -145,7 +145,7 @@ const actionArbitrary: fc.Arbitrary<Action> = fc.oneof(
   {
     weight: 5,
     arbitrary: fc.record({
-      kind: fc.constant('edit' as const),
+      kind: fc.constantFrom('edit' as const, 'edit' as const, 'batch' as const),
       user: fc.nat(USERS - 1),
       pick: fc.nat(50),
       variant: fc.nat(50),
@@ -186,6 +186,13 @@ async function perform(
   switch (action.kind) {
     case 'edit':
       edit(rootOf(user), action);
+      return;
+    case 'batch':
+      // Two edits in one message and one history entry, as room.batch sends them.
+      user.room.batch(() => {
+        edit(rootOf(user), action);
+        edit(rootOf(user), { ...action, pick: action.pick + 1, variant: action.variant + 1 });
+      });
       return;
     case 'toServer':
       simulation.deliverToServer(user);
