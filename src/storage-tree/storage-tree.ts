@@ -104,7 +104,13 @@ export class StorageTree {
       invalid: null,
     };
 
-    const parsed = parseOps(ops, this.#state.limits);
+    let parsed: ReturnType<typeof parseOps>;
+    try {
+      parsed = parseOps(ops, this.#state.limits);
+    } catch {
+      // Only input that did not come from JSON.parse (getters, proxies) can get here.
+      parsed = { ok: false, reason: 'ops are not plain JSON', opIds: [] };
+    }
     if (!parsed.ok) {
       result.invalid = parsed.reason;
       result.rejected = { opIds: parsed.opIds, reason: `Invalid storage ops: ${parsed.reason}` };

@@ -235,12 +235,15 @@ async function expectConverged(simulation: Simulation, users: SimulatedUser[]): 
 }
 
 // Runs and seed can be raised from the environment to search longer, e.g.
-// STORAGE_SIMULATION_RUNS=500 STORAGE_SIMULATION_SEED=7 npx vitest run <this file>.
+// STORAGE_SIMULATION_RUNS=500 STORAGE_SIMULATION_SEED=7 STORAGE_SIMULATION_STEPS=200 npx vitest run <this file>.
 describe('real clients under random concurrent edits', () => {
   it('end in the server state, and so does a client joining afterwards', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(actionArbitrary, { minLength: 10, maxLength: 80 }),
+        fc.array(actionArbitrary, {
+          minLength: 10,
+          maxLength: Number(process.env.STORAGE_SIMULATION_STEPS ?? 80),
+        }),
         async (actions) => {
           const current = new Simulation();
           simulation = current;

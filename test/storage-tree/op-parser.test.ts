@@ -93,6 +93,19 @@ describe('malformed messages', () => {
     expect(JSON.parse(JSON.stringify(tree.serialize()))).toEqual(tree.serialize());
   });
 
+  it('does not throw on input that was not made by JSON.parse', () => {
+    const trap = Object.defineProperty({ opId: '1:0' }, 'type', {
+      enumerable: true,
+      get() {
+        throw new Error('trap');
+      },
+    });
+
+    const { result } = applyToFresh([trap]);
+
+    expect(result.invalid).toBe('ops are not plain JSON');
+  });
+
   it('ignores fields it does not know and does not forward them', () => {
     const { result } = applyToFresh([
       { type: 7, id: '1:0', opId: '1:0', parentId: 'root', parentKey: 'm', evil: 'x' },
