@@ -9,7 +9,6 @@ import {
   CrdtType,
   ROOT_ID,
   type CompactNode,
-  type Json,
   type JsonObject,
   type SerializedCrdt,
 } from './ops.js';
@@ -188,7 +187,11 @@ function readChild(id: string, raw: unknown, limits: StorageLimits): ChildItem {
       if (!isJsonObject(raw.data, limits.maxJsonDepth)) {
         throw malformed(`node ${id} needs JSON object data`);
       }
-      return { parentId, parentKey, spec: { type: CrdtType.OBJECT, data: entriesOf(raw.data) } };
+      return {
+        parentId,
+        parentKey,
+        spec: { type: CrdtType.OBJECT, data: Object.entries(raw.data) },
+      };
     case CrdtType.REGISTER:
       if (!isJson(raw.data, limits.maxJsonDepth)) {
         throw malformed(`node ${id} needs JSON data`);
@@ -227,10 +230,6 @@ function attachChild(state: TreeState, parent: LiveNode, id: string, child: Chil
       throw malformed(`register ${parent.id} cannot have children`);
   }
   return state.attach(id, spec, parent, parentKey);
-}
-
-function entriesOf(data: JsonObject): Array<[string, Json]> {
-  return Object.entries(data);
 }
 
 function malformed(detail: string): WeftError {
