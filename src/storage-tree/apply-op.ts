@@ -114,7 +114,7 @@ function applyUpdateObject(
  * with a pending op untouched. The register id is never attached (plain fields are not nodes)
  * and cannot name a real node, whose ids are `actor:clock`.
  */
-function fieldSets(op: UpdateObjectOp, opId?: string): CreateRegisterOp[] {
+export function fieldSets(op: UpdateObjectOp, opId?: string): CreateRegisterOp[] {
   return Object.keys(op.data).map((key) => ({
     type: OpCode.CREATE_REGISTER,
     id: `${op.id}|${key}`,

@@ -10,6 +10,7 @@ import type { CompactNode, Op, SerializedCrdt } from './ops.js';
 import { treeFromPlainLson, treeToJson, treeToPlainLson } from './plain-lson.js';
 import { DEFAULT_STORAGE_LIMITS, type StorageLimits } from './storage-limits.js';
 import { compactTree, deserializeTree, serializeTree } from './tree-codec.js';
+import { diffTrees } from './tree-diff.js';
 import { TreeState } from './tree-state.js';
 
 /** Who sent the ops being applied. */
@@ -154,6 +155,15 @@ export class StorageTree {
    */
   compactNodes(): Iterable<CompactNode> {
     return compactTree(this.#state);
+  }
+
+  /**
+   * Ops without `opId` that turn a client holding this tree into `target`: how a write that
+   * replaces the storage outside the op log (a REST `POST …/storage`) reaches every connected
+   * client, sent to all of them as one `UPDATE_STORAGE` once `target` is the room's tree.
+   */
+  diffOps(target: StorageTree): unknown[] {
+    return diffTrees(this.#state, target.#state);
   }
 
   /** The plain LSON of the tree (`GET …/storage?format=plain-lson`). */

@@ -1,6 +1,7 @@
 import { LiveList, LiveMap, LiveObject } from '@liveblocks/client';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
+import { StorageTree } from '../../src/storage-tree/storage-tree.js';
 import { Simulation, type SimulatedUser } from './client-simulation.js';
 
 let simulation: Simulation | undefined;
@@ -34,7 +35,8 @@ describe('real clients against the storage tree', () => {
 type Live = LiveObject<Record<string, never>> | LiveMap<string, never> | LiveList<never>;
 type Action =
   | { kind: 'edit' | 'batch'; user: number; pick: number; variant: number; value: number }
-  | { kind: 'toServer' | 'toClient' | 'disconnect' | 'undo' | 'redo'; user: number };
+  | { kind: 'toServer' | 'toClient' | 'disconnect' | 'undo' | 'redo'; user: number }
+  | { kind: 'replace'; user: number; value: number };
 
 const KEYS = ['a', 'b', 'c'];
 
@@ -171,7 +173,26 @@ const actionArbitrary: fc.Arbitrary<Action> = fc.oneof(
     weight: 1,
     arbitrary: fc.record({ kind: fc.constant('disconnect' as const), user: fc.nat(USERS - 1) }),
   },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('replace' as const),
+      user: fc.constant(0),
+      value: fc.nat(1000),
+    }),
+  },
 );
+
+let replacements = 0;
+
+/** A storage written over REST: the current content with new ids, one field changed. */
+function replacement(simulation: Simulation, value: number): StorageTree {
+  const plain = simulation.tree.toPlainLson() as { liveblocksType: string; data: object };
+  const data = { ...plain.data, [KEYS[value % KEYS.length] as string]: value };
+  const prefix = `r${replacements++}`;
+  let clock = 0;
+  return StorageTree.fromPlainLson({ ...plain, data }, () => `${prefix}:${clock++}`);
+}
 
 function rootOf(user: SimulatedUser): LiveObject<never> {
   return user.room.getStorageSnapshot() as unknown as LiveObject<never>;
@@ -209,6 +230,9 @@ async function perform(
     case 'disconnect':
       simulation.disconnect(user);
       await simulation.reconnected(user);
+      return;
+    case 'replace':
+      simulation.replaceStorage(replacement(simulation, action.value));
       return;
   }
 }

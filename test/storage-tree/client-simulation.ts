@@ -195,6 +195,24 @@ export class Simulation {
     return true;
   }
 
+  /**
+   * Replaces the storage outside the op log, as a REST write does: every connection gets the
+   * ops that turn the old tree into the new one.
+   */
+  replaceStorage(tree: StorageTree): void {
+    const ops = this.tree.diffOps(tree);
+    this.tree = tree;
+    if (ops.length === 0) {
+      return;
+    }
+    const frame = JSON.stringify({ type: 201, ops });
+    for (const connection of this.#connections) {
+      if (connection.open) {
+        connection.toClient.push(frame);
+      }
+    }
+  }
+
   /** Cuts a user's socket (frames in flight are lost); the client reconnects by itself. */
   disconnect(user: SimulatedUser): void {
     const connection = user.connection();

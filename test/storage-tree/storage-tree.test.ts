@@ -256,3 +256,59 @@ describe('malformed serialized trees', () => {
     expect(attempt).toThrow(message);
   });
 });
+
+describe('diffOps', () => {
+  it('is empty between a tree and its copy', () => {
+    const tree = StorageTree.fromPlainLson(document, idFactory());
+
+    expect(tree.diffOps(StorageTree.fromSerialized(tree.serialize()))).toEqual([]);
+  });
+
+  it('deletes what is gone first, then sets fields, then creates parents before children', () => {
+    const before = StorageTree.fromPlainLson(
+      {
+        liveblocksType: 'LiveObject',
+        data: { keep: 1, drop: 2, old: { liveblocksType: 'LiveMap', data: { a: 1 } } },
+      },
+      idFactory(0),
+    );
+    const after = StorageTree.fromPlainLson(
+      {
+        liveblocksType: 'LiveObject',
+        data: { keep: 1, old: 5, fresh: { liveblocksType: 'LiveList', data: ['x'] } },
+      },
+      idFactory(9),
+    );
+
+    expect(before.diffOps(after)).toEqual([
+      { type: 5, id: '0:0' },
+      { type: 8, id: 'root|old', parentId: 'root', parentKey: 'old', data: 5 },
+      { type: 6, id: 'root', key: 'drop' },
+      { type: 2, id: '9:0', parentId: 'root', parentKey: 'fresh' },
+      { type: 8, id: '9:1', parentId: '9:0', parentKey: '!', data: 'x' },
+    ]);
+  });
+
+  it('keeps nodes with the same id, parent and key, and recreates a moved list item', () => {
+    const before = StorageTree.fromPlainLson(document, idFactory());
+    const items = before.serialize();
+    const [listId] = items.find(([, node]) => 'parentKey' in node && node.parentKey === 'todos')!;
+    const [firstId] = items.find(
+      ([, node]) => 'parentId' in node && node.parentId === listId && node.parentKey === '!',
+    )!;
+    const after = StorageTree.fromSerialized(items);
+    after.apply(
+      [
+        { type: 3, id: 'root', opId: '1:0', data: { title: 'New' } },
+        { type: 1, id: firstId, opId: '1:1', parentKey: '~' },
+      ],
+      { actor: 1 },
+    );
+
+    expect(before.diffOps(after)).toEqual([
+      { type: 5, id: firstId },
+      { type: 8, id: 'root|title', parentId: 'root', parentKey: 'title', data: 'New' },
+      { type: 8, id: firstId, parentId: listId, parentKey: '~', data: 'first' },
+    ]);
+  });
+});
