@@ -9,11 +9,15 @@
  * - An op without `opId` is applied as a remote change, except on LiveObject keys the client
  *   still has pending ops for, which it leaves alone until their acknowledgement.
  * - `{ type: 5, id: "ACK", opId }` only drops the op from the client's pending list. It does not
- *   clear per-key state, so ops that set keys are echoed instead, even when they changed
- *   nothing on the server.
+ *   clear per-key state, so ops that set keys are acknowledged with their `opId` even when they
+ *   changed nothing on the server; the ignore-acknowledgement is kept for creates and moves,
+ *   which an echo would replay.
  * Positions are settled here: a list never holds two items at one position, and a position a
  * client asked for that is taken or malformed is replaced by a free one, which the sender
  * learns from a `SET_PARENT_KEY` fix and from its acknowledgement.
+ * Two client behaviours that would otherwise leave a client diverged are worked around below
+ * (`fieldSets` and the repeated LiveMap create); test/storage-tree/client-convergence.test.ts
+ * drives real clients through them.
  */
 import { jsonBytes } from './json-value.js';
 import {
