@@ -157,6 +157,31 @@ describe('three nodes over one Redis', () => {
     );
   });
 
+  it("drops the users of a node stopped with SIGTERM from the other nodes' presence at once", async ({
+    annotate,
+  }) => {
+    const target = await newRoom();
+    const leaving = await cluster.startNode('conv-leaving');
+    const staying = await enter(cluster.nodes[0]!.direct, target, 'staying');
+    const goner = await enter(leaving, target, 'goner');
+    await vi.waitFor(() =>
+      expect(staying.room.getOthers().map((other) => other.id)).toEqual(['goner']),
+    );
+    let leftAt: number | undefined;
+    staying.room.events.others.subscribe((event) => {
+      if (event.type === 'leave' && event.user.id === 'goner') leftAt ??= performance.now();
+    });
+
+    const stoppedAt = performance.now();
+    await leaving.kill('SIGTERM');
+
+    await vi.waitFor(() => expect(leftAt).toBeDefined(), { timeout: 2_500, interval: 10 });
+    expect(goner.closes.map((close) => close.code)).toContain(1012);
+    await annotate(
+      `node SIGTERM → USER_LEFT on another node after ${Math.round(leftAt! - stoppedAt)} ms`,
+    );
+  });
+
   it('reports Redis in /readyz and the bus figures and per-organization counts in /metrics', async () => {
     const target = await newRoom();
     const node = cluster.nodes[1]!;
