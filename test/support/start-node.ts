@@ -9,6 +9,7 @@ import { afterAll, onTestFinished } from 'vitest';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/log.js';
 import { startServer, type StartServerOptions, type WeftServer } from '../../src/server.js';
+import { startRedisServer } from './redis-server.js';
 
 /** The secret key test nodes use. */
 export const TEST_SECRET = 'sk_test_weft_secret_key_0123456789';
@@ -21,6 +22,13 @@ export interface TestNode extends WeftServer {
 }
 
 /**
+ * Set `WEFT_TEST_BUS=redis` to run the suites on RedisBus: every node started here without
+ * REDIS_URL or an injected bus then gets a redis-server of its own, so that single-node tests
+ * exercise the cluster bus (log in Redis, delivery through pub/sub) with unchanged expectations.
+ */
+const BUS_UNDER_TEST = process.env.WEFT_TEST_BUS === 'redis' ? 'redis' : 'local';
+
+/**
  * Starts a node on a free port with a fresh SQLite database (or the given environment) and
  * stops it after the test file. `env` overrides any variable, e.g. limits or DATABASE_URL;
  * `options.createBus` replaces the bus (tests wrap it to inject faults).
@@ -29,6 +37,9 @@ export async function startNode(
   env: Record<string, string> = {},
   options: Pick<StartServerOptions, 'createBus'> = {},
 ): Promise<TestNode> {
+  if (BUS_UNDER_TEST === 'redis' && env.REDIS_URL === undefined && !options.createBus) {
+    env = { ...env, REDIS_URL: (await startRedisServer()).url };
+  }
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-test-'));
   const config = loadConfig({
     PORT: '0',
