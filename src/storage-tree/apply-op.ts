@@ -48,7 +48,13 @@ export interface ReplySink {
  * Applies `op` (sent with `opId`) and appends the replies to `sink`. Returns `null` when the op
  * was applied or ignored, or the reason it is refused (a limit), in which case nothing changed.
  */
-export function applyOp(state: TreeState, op: Op, opId: string, sink: ReplySink): string | null {
+export function applyOp(
+  state: TreeState,
+  op: Op,
+  opId: string,
+  actor: number,
+  sink: ReplySink,
+): string | null {
   switch (op.type) {
     case OpCode.UPDATE_OBJECT:
       return applyUpdateObject(state, op, opId, sink);
@@ -62,7 +68,49 @@ export function applyOp(state: TreeState, op: Op, opId: string, sink: ReplySink)
       applySetParentKey(state, op, opId, sink);
       return null;
     default:
+      if (isResentCreate(state, opId, actor)) {
+        applyResentCreate(state, op, opId, sink);
+        return null;
+      }
       return applyCreate(state, op, opId, sink);
+  }
+}
+
+/** opIds a client makes: `<actor>:<clock>`. */
+const OP_ID_PATTERN = /^(\d{1,15}):(\d{1,15})$/;
+
+/**
+ * Whether a create was processed before, and records it otherwise. A client resends every op
+ * it has no acknowledgement for when it (re)loads storage, including ops it sent on the same
+ * connection just before the storage arrived; creating such a node again would bring back a
+ * node deleted in between. A client's opIds for one actor prefix grow, and it sends them in
+ * order. Prefixes above the sender's own actor are not recorded: no client can send them
+ * legitimately, and recording them would let a writer mark a later connection's creates as
+ * resends.
+ */
+function isResentCreate(state: TreeState, opId: string, actor: number): boolean {
+  const match = OP_ID_PATTERN.exec(opId);
+  if (match === null || Number(match[1]) > actor) {
+    return false;
+  }
+  const prefix = match[1] as string;
+  const clock = Number(match[2]);
+  if (clock <= (state.createClocks.get(prefix) ?? -1)) {
+    return true;
+  }
+  state.recordCreateClock(prefix, clock);
+  return false;
+}
+
+/**
+ * Answers a resent create without applying it. Should the node be gone on the server, the
+ * sender may have re-created it locally (a client that lost the first acknowledgement
+ * re-applies its pending ops on the storage it reloads), so it is told to delete it.
+ */
+function applyResentCreate(state: TreeState, op: CreateOp, opId: string, sink: ReplySink): void {
+  sink.toSender.push(ignored(opId));
+  if (!state.nodes.has(op.id)) {
+    sink.toSender.push({ type: OpCode.DELETE_CRDT, id: op.id });
   }
 }
 

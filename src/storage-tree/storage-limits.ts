@@ -37,6 +37,13 @@ export interface StorageLimits {
    * @default 1000000
    */
   readonly maxNodes: number;
+  /**
+   * Most actors whose create ops are remembered, to recognise a create a client resends after
+   * it was applied. An actor forgotten (least recently used first) can have a node it created
+   * and that was deleted since brought back by a late resend.
+   * @default 10000
+   */
+  readonly maxTrackedActors: number;
 }
 
 /** The defaults of {@link StorageLimits}. */
@@ -47,4 +54,5 @@ export const DEFAULT_STORAGE_LIMITS: StorageLimits = Object.freeze({
   maxTreeDepth: 512,
   maxJsonDepth: 512,
   maxNodes: 1_000_000,
+  maxTrackedActors: 10_000,
 });

@@ -4,6 +4,7 @@
  * node state, so every node applying the same ordered ops computes the same tree and the same
  * replies.
  */
+import { WeftError } from '../errors.js';
 import { applyOp, type ReplySink } from './apply-op.js';
 import { parseOps, opIdsOf } from './op-parser.js';
 import type { CompactNode, Op, SerializedCrdt } from './ops.js';
@@ -16,8 +17,9 @@ import { TreeState } from './tree-state.js';
 /** Who sent the ops being applied. */
 export interface ApplyContext {
   /**
-   * The sender's connection id (actor). Not used to judge ops: a client creates nodes with
-   * other actors' ids too, when it undoes their deletion.
+   * The sender's connection id (actor). It bounds the opIds the tree remembers to recognise
+   * resent creates; node ids are not checked against it, since a client creates nodes with
+   * other actors' ids when it undoes their deletion.
    */
   readonly actor: number;
 }
@@ -58,13 +60,17 @@ export class StorageTree {
 
   /**
    * Rebuilds a tree from its v7 serialized items (as {@link serialize} gives them, in any
-   * order). Throws a `WeftError` on malformed input.
+   * order) and the {@link createClocks} saved with them. Throws a `WeftError` on malformed
+   * input.
    */
   static fromSerialized(
     items: ReadonlyArray<readonly [string, SerializedCrdt]>,
     limits: StorageLimits = DEFAULT_STORAGE_LIMITS,
+    createClocks: ReadonlyArray<readonly [string, number]> = [],
   ): StorageTree {
-    return new StorageTree(deserializeTree(items, limits));
+    const state = deserializeTree(items, limits);
+    restoreCreateClocks(state, createClocks);
+    return new StorageTree(state);
   }
 
   /**
@@ -96,7 +102,7 @@ export class StorageTree {
    * A message with an op of the wrong shape is refused whole; ops Weft does not implement and
    * ops over a limit are refused one by one; the rest are applied or acknowledged as ignored.
    */
-  apply(ops: unknown, _context: ApplyContext): ApplyResult {
+  apply(ops: unknown, context: ApplyContext): ApplyResult {
     const result: ApplyResult = {
       toOthers: [],
       toSender: [],
@@ -128,7 +134,7 @@ export class StorageTree {
           result.unsupported.push(entry.name);
         }
       } else {
-        refusal = this.#applyOne(entry.op, entry.opId, result);
+        refusal = this.#applyOne(entry.op, entry.opId, context.actor, result);
       }
       if (refusal !== null) {
         rejectedOpIds.push(entry.opId);
@@ -142,6 +148,16 @@ export class StorageTree {
       result.rejected = { opIds: rejectedOpIds, reason: reasons.join('; ') };
     }
     return result;
+  }
+
+  /**
+   * What the tree remembers of processed create ops, per opId actor prefix, to recognise a
+   * create a client resends. Not part of what clients see: store it with every snapshot of
+   * {@link serialize} and pass it back to {@link fromSerialized}, so that a node loading the
+   * snapshot answers later ops exactly as a node that applied them all.
+   */
+  createClocks(): Array<[string, number]> {
+    return [...this.#state.createClocks];
   }
 
   /** The tree as v7 `STORAGE_STATE_V7` items: root first, parents before children. */
@@ -176,14 +192,30 @@ export class StorageTree {
     return treeToJson(this.#state);
   }
 
-  #applyOne(op: Op, opId: string, sink: ReplySink): string | null {
+  #applyOne(op: Op, opId: string, actor: number, sink: ReplySink): string | null {
     // Every op is checked before it changes anything, so this only guards against a bug here;
     // a refusal keeps the room serving instead of failing every later message too.
     try {
-      return applyOp(this.#state, op, opId, sink);
+      return applyOp(this.#state, op, opId, actor, sink);
     } catch {
       return 'The server could not apply this op';
     }
+  }
+}
+
+function restoreCreateClocks(
+  state: TreeState,
+  createClocks: ReadonlyArray<readonly [string, number]>,
+): void {
+  if (!Array.isArray(createClocks)) {
+    throw new WeftError('INTERNAL_ERROR', 'Stored storage is malformed: createClocks.');
+  }
+  for (const entry of createClocks) {
+    const [actor, clock] = Array.isArray(entry) ? entry : [];
+    if (typeof actor !== 'string' || !Number.isSafeInteger(clock)) {
+      throw new WeftError('INTERNAL_ERROR', 'Stored storage is malformed: createClocks.');
+    }
+    state.recordCreateClock(actor, clock as number);
   }
 }
 

@@ -25,6 +25,11 @@ export class TreeState {
   readonly root: ObjectNode;
   readonly nodes = new Map<string, LiveNode>();
   readonly limits: StorageLimits;
+  /**
+   * Per actor prefix of opIds (`actor:clock`), the highest clock of a create op processed,
+   * most recently used last. A create at or below it is a resend of an op already processed.
+   */
+  readonly createClocks = new Map<string, number>();
 
   constructor(limits: StorageLimits, rootData: Iterable<[string, Json]> = []) {
     this.limits = limits;
@@ -81,6 +86,20 @@ export class TreeState {
           pending.push(child);
         }
       }
+    }
+  }
+
+  /**
+   * Records a processed create op of `actor` (the opId's prefix) at `clock`, forgetting the
+   * least recently used actor past the limit.
+   */
+  recordCreateClock(actor: string, clock: number): void {
+    const previous = this.createClocks.get(actor) ?? -1;
+    this.createClocks.delete(actor);
+    this.createClocks.set(actor, Math.max(previous, clock));
+    if (this.createClocks.size > this.limits.maxTrackedActors) {
+      const oldest = this.createClocks.keys().next().value as string;
+      this.createClocks.delete(oldest);
     }
   }
 

@@ -590,3 +590,101 @@ describe('ops Weft does not implement', () => {
     expect(tree.toJson()).not.toHaveProperty('t');
   });
 });
+
+describe('resent creates', () => {
+  const push = (id: string, opId: string) => ({
+    type: 8,
+    id,
+    opId,
+    parentId: '0:5',
+    parentKey: '%',
+    data: id,
+    intent: 'push',
+  });
+
+  it('acknowledges a resent create of a node that still exists without applying it', () => {
+    const tree = setup();
+    apply(tree, [push('1:0', '1:0')]);
+    const before = tree.serialize();
+
+    const result = apply(tree, [push('1:0', '1:0')]);
+
+    expect(result.toSender).toEqual([ACK('1:0')]);
+    expect(result.toOthers).toEqual([]);
+    expect(tree.serialize()).toEqual(before);
+  });
+
+  // A client resends what it holds no acknowledgement for when its storage (re)loads, also ops
+  // it sent on this very connection just before; the node must not come back.
+  it('does not bring back a node deleted since its create, and tells the sender to drop it', () => {
+    const tree = setup();
+    apply(tree, [push('3:0', '3:6')], 3);
+    apply(tree, [{ type: 5, id: '3:0', opId: '3:7' }], 3);
+
+    const result = apply(tree, [push('3:0', '3:6'), { type: 5, id: '3:0', opId: '3:7' }], 3);
+
+    expect(result.toSender).toEqual([
+      ACK('3:6'),
+      { type: 5, id: '3:0' },
+      { type: 5, id: '3:0', opId: '3:7' },
+    ]);
+    expect(result.toOthers).toEqual([]);
+    expect(tree.toJson()).toMatchObject({ list: ['x', 'y'] });
+  });
+
+  it('applies an undo that re-creates a deleted node under a new opId', () => {
+    const tree = setup();
+    apply(tree, [push('3:0', '3:6')], 3);
+    apply(tree, [{ type: 5, id: '3:0', opId: '3:7' }], 3);
+
+    const result = apply(tree, [push('3:0', '3:8')], 3);
+
+    expect(result.toOthers).toHaveLength(1);
+    expect(tree.toJson()).toMatchObject({ list: ['x', 'y', '3:0'] });
+  });
+
+  it('ignores opIds of actors above the sender when recognising resends', () => {
+    const tree = setup();
+    apply(tree, [push('9:0', '9:100')], 1);
+
+    apply(tree, [push('9:1', '9:5')], 9);
+
+    expect(tree.toJson()).toMatchObject({ list: ['x', 'y', '9:0', '9:1'] });
+  });
+
+  it('remembers resends across a snapshot when its create clocks are saved with it', () => {
+    const tree = setup();
+    apply(tree, [push('3:0', '3:6')], 3);
+    apply(tree, [{ type: 5, id: '3:0', opId: '3:7' }], 3);
+    const restored = StorageTree.fromSerialized(
+      tree.serialize(),
+      DEFAULT_STORAGE_LIMITS,
+      tree.createClocks(),
+    );
+
+    const result = apply(restored, [push('3:0', '3:6')], 3);
+
+    expect(restored.createClocks()).toEqual([['3', 6]]);
+    expect(result.toSender).toEqual([ACK('3:6'), { type: 5, id: '3:0' }]);
+  });
+
+  it('forgets the least recently seen actor past the limit', () => {
+    const tree = StorageTree.empty({ ...DEFAULT_STORAGE_LIMITS, maxTrackedActors: 2 });
+    const create = (actor: number) => ({
+      type: 7,
+      id: `${actor}:0`,
+      opId: `${actor}:0`,
+      parentId: 'root',
+      parentKey: `m${actor}`,
+    });
+
+    apply(tree, [create(1)], 1);
+    apply(tree, [create(2)], 2);
+    apply(tree, [create(3)], 3);
+
+    expect(tree.createClocks()).toEqual([
+      ['2', 0],
+      ['3', 0],
+    ]);
+  });
+});

@@ -20,7 +20,7 @@ const KEYS = ['a', '!', '"', '#', '!!', '!"', 'b', '', '$ '];
 
 const stepArbitrary: fc.Arbitrary<Step> = fc.record({
   actor: fc.integer({ min: 1, max: 4 }),
-  kind: fc.nat(17),
+  kind: fc.nat(18),
   pick: fc.nat(1000),
   other: fc.nat(1000),
   key: fc.nat(KEYS.length - 1),
@@ -28,7 +28,7 @@ const stepArbitrary: fc.Arbitrary<Step> = fc.record({
 });
 
 /** Turns a step into the ops of one message, aimed at the nodes the tree holds now. */
-function opsFor(step: Step, items: Items, clock: { next: number }): unknown[] {
+function opsFor(step: Step, items: Items, clock: { next: number; sent: unknown[][] }): unknown[] {
   const pick = (index: number) => items[index % items.length] as [string, SerializedCrdt];
   const lists = items.filter(([, node]) => node.type === 1);
   // List ops aim at lists most of the time, so that positions collide often.
@@ -41,7 +41,7 @@ function opsFor(step: Step, items: Items, clock: { next: number }): unknown[] {
   const [otherId] = pick(step.other);
   const key = KEYS[step.key] as string;
   const newId = () => `${step.actor}:${clock.next++}`;
-  const opId = () => `${step.actor}:op${clock.next++}`;
+  const opId = () => `${step.actor}:${clock.next++}`;
   const create = (type: number, extra: object = {}) => ({
     type,
     id: newId(),
@@ -101,6 +101,9 @@ function opsFor(step: Step, items: Items, clock: { next: number }): unknown[] {
       return [step.garbage];
     case 14:
       return [{ type: step.other % 14, id: targetId, opId: opId(), data: step.garbage }];
+    case 16:
+      // A resend of an earlier message, as a client sends its unacknowledged ops again.
+      return clock.sent[step.other % Math.max(1, clock.sent.length)] ?? [];
     default:
       return [create(8, { parentKey: String.fromCharCode(32 + (step.other % 95)) })];
   }
@@ -163,10 +166,11 @@ describe('a tree under random ops from several actors', () => {
         let startClock = 0;
         const tree = StorageTree.fromPlainLson(start, () => `0:${startClock++}`);
         const replay = StorageTree.fromSerialized(tree.serialize());
-        const clock = { next: 0 };
+        const clock = { next: 0, sent: [] as unknown[][] };
 
         for (const step of steps) {
           const ops = opsFor(step, tree.serialize(), clock);
+          clock.sent.push(ops);
           const result = tree.apply(ops, { actor: step.actor });
 
           // The same ordered ops give the same replies anywhere.
@@ -187,6 +191,8 @@ describe('a tree under random ops from several actors', () => {
         expectWellFormed(items);
         expect(replay.serialize()).toEqual(items);
         expect(StorageTree.fromSerialized(items).serialize()).toEqual(items);
+        const restored = StorageTree.fromSerialized(items, undefined, tree.createClocks());
+        expect(restored.createClocks()).toEqual(tree.createClocks());
 
         let clockForCopy = 0;
         const copy = StorageTree.fromPlainLson(tree.toPlainLson(), () => `9:${clockForCopy++}`);

@@ -249,6 +249,12 @@ describe('malformed serialized trees', () => {
     ],
   ];
 
+  it('are refused when their create clocks are malformed', () => {
+    expect(() => StorageTree.fromSerialized([root], undefined, [['1', 1.5]])).toThrow(
+      /createClocks/,
+    );
+  });
+
   it.each(cases)('are refused with a typed error: %s', (_name, items, message) => {
     const attempt = () => StorageTree.fromSerialized(items as Array<[string, SerializedCrdt]>);
 
