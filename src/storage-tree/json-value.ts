@@ -18,11 +18,14 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
  * nested at most `maxDepth` levels.
  */
 export function isJson(value: unknown, maxDepth: number): value is Json {
-  const pending: Array<{ value: unknown; depth: number }> = [{ value, depth: 0 }];
+  // Two parallel stacks rather than one of pairs: this runs over every value of a whole tree
+  // when a snapshot loads, and allocating a pair per value doubles its cost.
+  const values: unknown[] = [value];
+  const depths: number[] = [0];
 
-  while (pending.length > 0) {
-    const next = pending.pop() as { value: unknown; depth: number };
-    const current = next.value;
+  while (values.length > 0) {
+    const current = values.pop();
+    const depth = depths.pop() as number;
     if (current === null || typeof current === 'string' || typeof current === 'boolean') {
       continue;
     }
@@ -32,12 +35,13 @@ export function isJson(value: unknown, maxDepth: number): value is Json {
       }
       continue;
     }
-    if (next.depth >= maxDepth) {
+    if (depth >= maxDepth) {
       return false;
     }
     if (Array.isArray(current)) {
       for (const element of current) {
-        pending.push({ value: element, depth: next.depth + 1 });
+        values.push(element);
+        depths.push(depth + 1);
       }
       continue;
     }
@@ -45,7 +49,8 @@ export function isJson(value: unknown, maxDepth: number): value is Json {
       return false;
     }
     for (const key of Object.keys(current)) {
-      pending.push({ value: current[key], depth: next.depth + 1 });
+      values.push(current[key]);
+      depths.push(depth + 1);
     }
   }
 
