@@ -35,7 +35,14 @@ import {
   type UpdateObjectOp,
 } from './ops.js';
 import { positionAfter, positionBetween, toPosition } from './position.js';
-import { findItemIndex, itemAfter, type ListNode, type ParentNode } from './tree-node.js';
+import {
+  findItemIndex,
+  itemAfter,
+  type ListNode,
+  type LiveNode,
+  type ParentNode,
+} from './tree-node.js';
+import { subtreeCreates } from './tree-walk.js';
 import type { NodeSpec, TreeState } from './tree-state.js';
 
 /** Where the replies of applied ops collect, in order. */
@@ -67,12 +74,14 @@ export function applyOp(
     case OpCode.SET_PARENT_KEY:
       applySetParentKey(state, op, opId, sink);
       return null;
-    default:
-      if (isResentCreate(state, opId, actor)) {
-        applyResentCreate(state, op, opId, sink);
+    default: {
+      const parent = state.nodes.get(op.parentId);
+      if (isResentCreate(state, opId, actor) && parent?.type === CrdtType.LIST) {
+        applyResentListCreate(state, op, opId, parent, sink);
         return null;
       }
       return applyCreate(state, op, opId, sink);
+    }
   }
 }
 
@@ -82,11 +91,10 @@ const OP_ID_PATTERN = /^(\d{1,15}):(\d{1,15})$/;
 /**
  * Whether a create was processed before, and records it otherwise. A client resends every op
  * it has no acknowledgement for when it (re)loads storage, including ops it sent on the same
- * connection just before the storage arrived; creating such a node again would bring back a
- * node deleted in between. A client's opIds for one actor prefix grow, and it sends them in
- * order. Prefixes above the sender's own actor are not recorded: no client can send them
- * legitimately, and recording them would let a writer mark a later connection's creates as
- * resends.
+ * connection just before the storage arrived. A client's opIds for one actor prefix grow, and
+ * it sends them in order. Prefixes above the sender's own actor are not recorded: no client
+ * can send them legitimately, and recording them would let a writer mark a later connection's
+ * creates as resends.
  */
 function isResentCreate(state: TreeState, opId: string, actor: number): boolean {
   const match = OP_ID_PATTERN.exec(opId);
@@ -103,14 +111,42 @@ function isResentCreate(state: TreeState, opId: string, actor: number): boolean 
 }
 
 /**
- * Answers a resent create without applying it. Should the node be gone on the server, the
- * sender may have re-created it locally (a client that lost the first acknowledgement
- * re-applies its pending ops on the storage it reloads), so it is told to delete it.
+ * Answers a resent list create without applying it: applied again, it would bring back an
+ * item deleted since (and a resent set, ignored because its item exists, would not delete
+ * again what it replaced). Resent creates elsewhere are applied again: under an object or map
+ * key that is a late write of the key, which every client follows.
+ *
+ * Should the item be gone on the server, the sender may hold it anyway: a client that lost the
+ * first acknowledgement re-applies its pending ops on the storage it reloads. It is told to
+ * delete it, and for a set, given back what its set replaced there.
  */
-function applyResentCreate(state: TreeState, op: CreateOp, opId: string, sink: ReplySink): void {
+function applyResentListCreate(
+  state: TreeState,
+  op: CreateOp,
+  opId: string,
+  list: ListNode,
+  sink: ReplySink,
+): void {
   sink.toSender.push(ignored(opId));
-  if (!state.nodes.has(op.id)) {
-    sink.toSender.push({ type: OpCode.DELETE_CRDT, id: op.id });
+  if (state.nodes.has(op.id)) {
+    return;
+  }
+  sink.toSender.push({ type: OpCode.DELETE_CRDT, id: op.id });
+  if (op.intent !== 'set') {
+    return;
+  }
+
+  const replaced = new Set<LiveNode>();
+  const occupant = list.items[findItemIndex(list, toPosition(op.parentKey))];
+  if (occupant !== undefined) {
+    replaced.add(occupant);
+  }
+  const deleted = op.deletedId === undefined ? undefined : state.nodes.get(op.deletedId);
+  if (deleted?.parent === list) {
+    replaced.add(deleted);
+  }
+  for (const node of replaced) {
+    sink.toSender.push(...subtreeCreates(node));
   }
 }
 

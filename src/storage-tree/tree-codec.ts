@@ -16,12 +16,14 @@ import { isPosition } from './position.js';
 import type { StorageLimits } from './storage-limits.js';
 import type { LiveNode, ObjectNode } from './tree-node.js';
 import { TreeState, type NodeSpec } from './tree-state.js';
+import { visit } from './tree-walk.js';
 
 /** The tree as v7 `STORAGE_STATE_V7` items. Plain data is copied, so later ops do not show. */
 export function serializeTree(state: TreeState): Array<[string, SerializedCrdt]> {
   const items: Array<[string, SerializedCrdt]> = [];
-  visitTree(state, (node) => {
+  visit(state.root, (node) => {
     items.push([node.id, serializeNode(node)]);
+    return true;
   });
   return items;
 }
@@ -29,8 +31,9 @@ export function serializeTree(state: TreeState): Array<[string, SerializedCrdt]>
 /** The tree as v8 `STORAGE_CHUNK` nodes. Plain data is copied, so later ops do not show. */
 export function compactTree(state: TreeState): CompactNode[] {
   const nodes: CompactNode[] = [];
-  visitTree(state, (node) => {
+  visit(state.root, (node) => {
     nodes.push(compactNode(node));
+    return true;
   });
   return nodes;
 }
@@ -112,25 +115,6 @@ interface ChildItem {
   readonly parentId: string;
   readonly parentKey: string;
   readonly spec: NodeSpec;
-}
-
-/** Visits every node, root first, each parent before its children, list items in order. */
-function visitTree(state: TreeState, visit: (node: LiveNode) => void): void {
-  const pending: LiveNode[] = [state.root];
-  while (pending.length > 0) {
-    const node = pending.pop() as LiveNode;
-    visit(node);
-    if (node.type === CrdtType.LIST) {
-      for (let i = node.items.length - 1; i >= 0; i--) {
-        pending.push(node.items[i] as LiveNode);
-      }
-    } else if (node.type !== CrdtType.REGISTER) {
-      const children = [...node.children.values()];
-      for (let i = children.length - 1; i >= 0; i--) {
-        pending.push(children[i] as LiveNode);
-      }
-    }
-  }
 }
 
 function serializeNode(node: LiveNode): SerializedCrdt {

@@ -5,8 +5,9 @@
  */
 import { fieldSets } from './apply-op.js';
 import { CrdtType, OpCode, type Json } from './ops.js';
-import type { LiveNode, ObjectNode } from './tree-node.js';
+import type { ObjectNode } from './tree-node.js';
 import type { TreeState } from './tree-state.js';
+import { createOp, visit } from './tree-walk.js';
 
 /**
  * Ops without `opId`, in the order to send them, that make a client holding `from` hold `to`:
@@ -78,39 +79,6 @@ function objectChanges(before: ObjectNode, after: ObjectNode): unknown[] {
     }
   }
   return [...fieldSets({ type: OpCode.UPDATE_OBJECT, id: after.id, data: changed }), ...removals];
-}
-
-function createOp(node: LiveNode): unknown {
-  const parentId = (node.parent as LiveNode).id;
-  const base = { id: node.id, parentId, parentKey: node.key };
-  switch (node.type) {
-    case CrdtType.OBJECT:
-      return { type: OpCode.CREATE_OBJECT, ...base, data: Object.fromEntries(node.data) };
-    case CrdtType.LIST:
-      return { type: OpCode.CREATE_LIST, ...base };
-    case CrdtType.MAP:
-      return { type: OpCode.CREATE_MAP, ...base };
-    case CrdtType.REGISTER:
-      return { type: OpCode.CREATE_REGISTER, ...base, data: node.data };
-  }
-}
-
-/**
- * Visits nodes parents first, children in their order; `enter` returns whether to go below
- * the node. Iterative, so that depth is no concern.
- */
-function visit(root: LiveNode, enter: (node: LiveNode) => boolean): void {
-  const pending: LiveNode[] = [root];
-  while (pending.length > 0) {
-    const node = pending.pop() as LiveNode;
-    if (!enter(node) || node.type === CrdtType.REGISTER) {
-      continue;
-    }
-    const children = node.type === CrdtType.LIST ? node.items : [...node.children.values()];
-    for (let i = children.length - 1; i >= 0; i--) {
-      pending.push(children[i] as LiveNode);
-    }
-  }
 }
 
 function jsonEqual(a: Json, b: Json): boolean {
