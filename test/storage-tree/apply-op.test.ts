@@ -661,9 +661,8 @@ describe('resent creates', () => {
 
     const result = apply(tree, [create], 3);
 
-    expect(result.toOthers).toEqual(
-      [{ ...create, opId: undefined }].map(({ opId: _, ...op }) => op),
-    );
+    const { opId: _opId, ...theirs } = create;
+    expect(result.toOthers).toEqual([theirs]);
     expect(tree.toJson()).toMatchObject({ map: { k: 'A' } });
   });
 
