@@ -35,14 +35,7 @@ import {
   type UpdateObjectOp,
 } from './ops.js';
 import { positionAfter, positionBetween, toPosition } from './position.js';
-import {
-  findItemIndex,
-  itemAfter,
-  type ListNode,
-  type LiveNode,
-  type ParentNode,
-} from './tree-node.js';
-import { subtreeCreates } from './tree-walk.js';
+import { findItemIndex, itemAfter, type ListNode, type ParentNode } from './tree-node.js';
 import type { NodeSpec, TreeState } from './tree-state.js';
 
 /** Where the replies of applied ops collect, in order. */
@@ -77,7 +70,7 @@ export function applyOp(
     default: {
       const parent = state.nodes.get(op.parentId);
       if (isResentCreate(state, opId, actor) && parent?.type === CrdtType.LIST) {
-        applyResentListCreate(state, op, opId, parent, sink);
+        applyResentListCreate(state, op, opId, sink);
         return null;
       }
       return applyCreate(state, op, opId, sink);
@@ -118,35 +111,18 @@ function isResentCreate(state: TreeState, opId: string, actor: number): boolean 
  *
  * Should the item be gone on the server, the sender may hold it anyway: a client that lost the
  * first acknowledgement re-applies its pending ops on the storage it reloads. It is told to
- * delete it, and for a set, given back what its set replaced there.
+ * delete it. What such a re-applied set replaced on that client is not given back: clients
+ * insert a list item received twice twice, so no reply can restore it safely.
  */
 function applyResentListCreate(
   state: TreeState,
   op: CreateOp,
   opId: string,
-  list: ListNode,
   sink: ReplySink,
 ): void {
   sink.toSender.push(ignored(opId));
-  if (state.nodes.has(op.id)) {
-    return;
-  }
-  sink.toSender.push({ type: OpCode.DELETE_CRDT, id: op.id });
-  if (op.intent !== 'set') {
-    return;
-  }
-
-  const replaced = new Set<LiveNode>();
-  const occupant = list.items[findItemIndex(list, toPosition(op.parentKey))];
-  if (occupant !== undefined) {
-    replaced.add(occupant);
-  }
-  const deleted = op.deletedId === undefined ? undefined : state.nodes.get(op.deletedId);
-  if (deleted?.parent === list) {
-    replaced.add(deleted);
-  }
-  for (const node of replaced) {
-    sink.toSender.push(...subtreeCreates(node));
+  if (!state.nodes.has(op.id)) {
+    sink.toSender.push({ type: OpCode.DELETE_CRDT, id: op.id });
   }
 }
 

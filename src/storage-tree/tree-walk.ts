@@ -1,7 +1,6 @@
 /**
  * Walking a tree: parents before children, children in their order (list items by position),
- * iteratively so that depth is no concern. And the create ops that rebuild a subtree on a
- * client.
+ * iteratively so that depth is no concern. And the create op that rebuilds a node on a client.
  */
 import { CrdtType, OpCode } from './ops.js';
 import type { LiveNode } from './tree-node.js';
@@ -19,16 +18,6 @@ export function visit(root: LiveNode, enter: (node: LiveNode) => boolean): void 
       pending.push(children[i] as LiveNode);
     }
   }
-}
-
-/** Create ops (without `opId`) for `node` and everything below it, parents first. */
-export function subtreeCreates(node: LiveNode): unknown[] {
-  const creates: unknown[] = [];
-  visit(node, (current) => {
-    creates.push(createOp(current));
-    return true;
-  });
-  return creates;
 }
 
 /** The create op (without `opId`) of one node below the root. */
