@@ -29,12 +29,17 @@ export interface ApplyResult {
   /** Accepted ops without `opId`, for every other connection (`UPDATE_STORAGE`, 201). */
   toOthers: unknown[];
   /**
-   * For the sender (`UPDATE_STORAGE`, 201), in this order: acknowledgements (its ops with
-   * `opId`, possibly corrected), fix ops without `opId`, and `{ type: 5, id: "ACK", opId }`
-   * for ops seen but not applied.
+   * For the sender, as one `UPDATE_STORAGE` (201) whose order matters: per op, in op order, its
+   * acknowledgement (the op with `opId`, possibly corrected, or `{ type: 5, id: "ACK", opId }`
+   * when it was seen but not applied) together with fix ops without `opId` placed before or
+   * after it.
    */
   toSender: unknown[];
-  /** Ops refused, for one `REJECT_STORAGE_OP` (299) `{ opIds, reason }` to the sender. */
+  /**
+   * Ops refused, for one `REJECT_STORAGE_OP` (299) `{ opIds, reason }` to the sender, in a
+   * frame of its own after the 201: outside production builds the client throws while handling
+   * it, which would skip what follows in the same frame.
+   */
   rejected: { opIds: string[]; reason: string } | null;
   /** Names of op kinds refused as not implemented (e.g. `"CREATE_TEXT"`), once each. */
   unsupported: string[];
