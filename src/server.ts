@@ -80,7 +80,7 @@ export async function startServer(options: StartServerOptions): Promise<WeftServ
     bus,
     secretKey,
     isDraining: () => draining,
-    realtime: createRealtimeHooks({ registry, rooms: store.rooms }),
+    realtime: createRealtimeHooks({ registry, rooms: store.rooms, bus, logger }),
     liveRooms: registry,
   };
   const app = buildHttpApp(context);

@@ -53,6 +53,15 @@ export interface RoomHistory {
   readonly entries: readonly LogEntry[];
 }
 
+/**
+ * A change made to a room through the REST API that every node holding the room must act on:
+ * close its sockets (deleted, renamed) or re-check their permissions (updated).
+ */
+export type RoomChange =
+  | { readonly type: 'deleted'; readonly roomId: string }
+  | { readonly type: 'renamed'; readonly roomId: string; readonly newRoomId: string }
+  | { readonly type: 'updated'; readonly roomId: string };
+
 /** The cluster seam. */
 export interface Bus {
   /** This node's id (log field `node`, metrics label, ephemeral `fromNode`). */
@@ -88,6 +97,19 @@ export interface Bus {
 
   /** Forgets a room's log and snapshot (room or its storage deleted, room renamed away). */
   forget(room: RoomKey): Promise<void>;
+
+  /**
+   * Moves the log of a renamed room to its new id, after the store moved its rows and
+   * snapshot. Appends under the old id fail from the start of the move; appends under the new
+   * id wait until it is done.
+   */
+  moveRoom(from: RoomKey, to: RoomKey): Promise<void>;
+
+  /** Tells the other nodes about a REST change of a room. Best effort, at most once. */
+  publishRoomChange(change: RoomChange): void;
+
+  /** Sets the handler of the other nodes' room changes (one handler; a later call replaces it). */
+  onRoomChange(handler: (change: RoomChange, fromNode: string) => void): void;
 
   /** True when the bus's backing services answer; used by /readyz. */
   ready(): Promise<boolean>;

@@ -117,6 +117,18 @@ export class LocalBus implements Bus {
     });
   }
 
+  async moveRoom(): Promise<void> {
+    // The store moved the log with the room; there is nothing else.
+  }
+
+  publishRoomChange(): void {
+    // One node: no other node to tell.
+  }
+
+  onRoomChange(): void {
+    // One node: no other node to hear from.
+  }
+
   async ready(): Promise<boolean> {
     return !this.closed;
   }

@@ -135,11 +135,14 @@ export class RedisAppender {
         const call = runScript(
           client,
           'weftAppend',
-          [keys.seq, keys.log, keys.writers],
+          [keys.seq, keys.log, keys.writers, keys.move],
           [keys.channel, publishCommand, floor, nodeId, token, ...entries],
         );
         return Number(await withTimeout(call, remainingMs));
       } catch (error) {
+        // The room was renamed: this node has not dropped it yet. Its clients rejoin under the
+        // new id and resend; retrying here could only fail.
+        if (movedMarker(error) === 'renamed') throw new WeftError('ROOM_ID_UPDATED');
         lastError = error;
         if (attempt === 1) {
           this.options.logger.warn(
@@ -152,6 +155,12 @@ export class RedisAppender {
       delayMs = Math.min(delayMs * 2, RETRY_CAP_MS);
     }
   }
+}
+
+/** The move marker a refused append names (`WEFTMOVE in`, `WEFTMOVE renamed`), if any. */
+function movedMarker(error: unknown): string | undefined {
+  const message = error instanceof Error ? error.message : '';
+  return /^WEFTMOVE (\S+)/.exec(message)?.[1];
 }
 
 function takeBatch(queue: RoomQueue): PendingAppend[] {

@@ -5,6 +5,7 @@ import type {
   Bus,
   EphemeralMessage,
   RoomBusHandler,
+  RoomChange,
   RoomHistory,
   RoomKey,
   RoomSubscription,
@@ -17,7 +18,7 @@ import {
   type RedisConnections,
 } from './redis-connection.js';
 import { decodeFrame, encodeEphemeralFrame, encodeProbeFrame } from './redis-frames.js';
-import { roomKeys, type RoomKeys } from './redis-keys.js';
+import { ROOM_CHANGES_CHANNEL, roomKeys, type RoomKeys } from './redis-keys.js';
 import { NodeHeartbeat } from './redis-node-heartbeat.js';
 import { RedisRoomLog, type RedisBusStore } from './redis-room-log.js';
 import { RedisRoomSubscription } from './redis-room-subscription.js';
@@ -110,6 +111,7 @@ export class RedisBus implements Bus {
   private closed = false;
   private repairs = 0;
   private repairedEntries = 0;
+  private roomChangeHandler: ((change: RoomChange, fromNode: string) => void) | undefined;
 
   private constructor(
     private readonly connections: RedisConnections,
@@ -290,6 +292,27 @@ export class RedisBus implements Bus {
     this.appended.delete(roomKeys(room).tag);
   }
 
+  moveRoom(from: RoomKey, to: RoomKey): Promise<void> {
+    return this.log.moveRoom(from, to);
+  }
+
+  publishRoomChange(change: RoomChange): void {
+    if (this.closed) return;
+    const frame = Buffer.from(JSON.stringify({ node: this.nodeId, change }));
+    const { command, sharded } = this.connections;
+    const sent = sharded
+      ? command.spublish(ROOM_CHANGES_CHANNEL, frame)
+      : command.publish(ROOM_CHANGES_CHANNEL, frame);
+    sent.catch((error: unknown) => {
+      // At most once: a node that misses it keeps serving the room until its clients leave.
+      this.logger.warn({ err: error, room: change.roomId }, 'room change not published');
+    });
+  }
+
+  onRoomChange(handler: (change: RoomChange, fromNode: string) => void): void {
+    this.roomChangeHandler = handler;
+  }
+
   async ready(): Promise<boolean> {
     if (this.closed) return false;
     try {
@@ -339,12 +362,19 @@ export class RedisBus implements Bus {
       waitForReady(command, this.settings.connectTimeoutMs),
       waitForReady(subscriber, this.settings.connectTimeoutMs),
     ]);
+    await (sharded
+      ? subscriber.ssubscribe(ROOM_CHANGES_CHANNEL)
+      : subscriber.subscribe(ROOM_CHANGES_CHANNEL));
     this.heartbeat.start();
     this.tailTimer = setInterval(() => void this.checkTails(), this.settings.tailCheckIntervalMs);
     this.tailTimer.unref();
   }
 
   private dispatch(channelName: string, message: Buffer): void {
+    if (channelName === ROOM_CHANGES_CHANNEL) {
+      this.receiveRoomChange(message);
+      return;
+    }
     const channel = this.channels.get(channelName);
     if (!channel) return;
     const frame = decodeFrame(message);
@@ -359,6 +389,32 @@ export class RedisBus implements Bus {
         if (frame.fromNode !== this.nodeId)
           subscription.receiveEphemeral(frame.message, frame.fromNode);
       } else if (frame.node === this.nodeId) subscription.receiveProbe(frame.token);
+    }
+  }
+
+  private receiveRoomChange(message: Buffer): void {
+    let parsed: { node?: unknown; change?: Partial<RoomChange> & Record<string, unknown> };
+    try {
+      parsed = JSON.parse(message.toString('utf8')) as typeof parsed;
+    } catch {
+      parsed = {};
+    }
+    const { node, change } = parsed;
+    const valid =
+      typeof node === 'string' &&
+      typeof change?.roomId === 'string' &&
+      (change.type === 'deleted' ||
+        change.type === 'updated' ||
+        (change.type === 'renamed' && typeof change.newRoomId === 'string'));
+    if (!valid) {
+      this.logger.warn('malformed room change dropped');
+      return;
+    }
+    if (node === this.nodeId) return;
+    try {
+      this.roomChangeHandler?.(change as RoomChange, node);
+    } catch (error) {
+      this.logger.error({ err: error, room: change.roomId }, 'room change handler failed');
     }
   }
 

@@ -9,6 +9,9 @@ export const KEY_PREFIX = 'weft';
  */
 export const NODES_KEY = `${KEY_PREFIX}:nodes`;
 
+/** The channel of REST changes to rooms (deleted, renamed, accesses changed), for every node. */
+export const ROOM_CHANGES_CHANNEL = `${KEY_PREFIX}:room-changes`;
+
 /** Every key and the channel of one room. They share one hash tag, so one Cluster slot. */
 export interface RoomKeys {
   /** `{org/room}`, both parts URL-encoded: the Cluster hash tag. */
@@ -25,6 +28,11 @@ export interface RoomKeys {
   readonly writers: string;
   /** Pub/sub channel: entry frames, ephemeral frames and probes. */
   readonly channel: string;
+  /**
+   * Present while the room takes part in a rename: `in` while the log of the room's old id is
+   * copied here (appends and loads wait), `renamed` once the room moved away (appends refused).
+   */
+  readonly move: string;
 }
 
 /**
@@ -43,5 +51,6 @@ export function roomKeys(room: RoomKey): RoomKeys {
     lease: `${base}:lease`,
     writers: `${base}:writers`,
     channel: `${base}:bus`,
+    move: `${base}:move`,
   };
 }

@@ -32,6 +32,16 @@ export interface RedisRoomLogOptions {
 
 /** Entries a log read returns at most per round trip. */
 const READ_PAGE_ENTRIES = 1_000;
+/** Move markers (see {@link RoomKeys.move}). */
+const MOVING_IN = 'in';
+const RENAMED = 'renamed';
+/**
+ * Move markers expire after this long: a node that dies while moving a log does not block the
+ * new id for ever, and stragglers still writing under the old id are refused meanwhile.
+ */
+const MOVE_MARKER_TTL_MS = 60_000;
+/** A load that finds a log being moved in looks again after this long. Milliseconds. */
+const MOVE_POLL_MS = 20;
 /** A room's history is read again this many times at most when snapshots race with it. */
 const HISTORY_ATTEMPTS = 3;
 
@@ -66,6 +76,7 @@ export class RedisRoomLog {
   /** The store's snapshot and the stream's entries after it. */
   async history(room: RoomKey): Promise<RoomHistory> {
     const keys = roomKeys(room);
+    await this.settleMove(keys);
     for (let attempt = 1; ; attempt++) {
       const stored = await this.options.store.roomLog.getSnapshot(room.roomId);
       const snapshotSeq = stored?.seq ?? 0;
@@ -143,6 +154,42 @@ export class RedisRoomLog {
     return actor;
   }
 
+  /**
+   * Moves a renamed room's log to its new id, keeping seqs (the store moved the snapshot and
+   * the actor counter with the room). The new id's loads and appends wait meanwhile; appends
+   * under the old id are refused from the start, so nothing is added behind the copy.
+   */
+  async moveRoom(from: RoomKey, to: RoomKey): Promise<void> {
+    const source = roomKeys(from);
+    const target = roomKeys(to);
+    const { client } = this.options;
+
+    await this.whenReady(() => client.set(target.move, MOVING_IN, 'PX', MOVE_MARKER_TTL_MS));
+    try {
+      await this.whenReady(() => client.set(source.move, RENAMED, 'PX', MOVE_MARKER_TTL_MS));
+      let after = 0;
+      for (;;) {
+        const page = await this.readPage(source, after, 0);
+        const pairs = page.entries.flatMap((entry) => [entry.seq, Buffer.from(entry.data)]);
+        const floor = page.more ? 0 : page.counter;
+        await this.whenReady(() =>
+          runScript(client, 'weftMoveIn', [target.seq, target.log], [floor, ...pairs]),
+        );
+        if (!page.more) break;
+        after = page.entries.at(-1)!.seq;
+      }
+      await this.whenReady(() =>
+        client.del(source.log, source.seq, source.actors, source.lease, source.writers),
+      );
+      this.actorRaised.delete(from.roomId);
+    } finally {
+      await this.whenReady(() => client.del(target.move)).catch((error: unknown) => {
+        // The marker expires on its own.
+        this.options.logger.warn({ err: error, room: to.roomId }, 'room move marker not cleared');
+      });
+    }
+  }
+
   /** Deletes the room's keys and its stored log and snapshot. */
   async forget(room: RoomKey): Promise<void> {
     const keys = roomKeys(room);
@@ -151,6 +198,24 @@ export class RedisRoomLog {
     );
     await this.options.store.roomLog.clear(room.roomId);
     this.actorRaised.delete(room.roomId);
+  }
+
+  /**
+   * Before a load: waits while a renamed room's log is moved in (until the marker expires at
+   * worst), and clears the marker of a room renamed away: the room loaded now was created
+   * since, under the old id.
+   */
+  private async settleMove(keys: RoomKeys): Promise<void> {
+    const { client } = this.options;
+    for (;;) {
+      const marker = await this.whenReady(() => client.get(keys.move));
+      if (marker === null) return;
+      if (marker === RENAMED) {
+        await this.whenReady(() => client.del(keys.move));
+        return;
+      }
+      await sleep(MOVE_POLL_MS);
+    }
   }
 
   private async readAll(keys: RoomKeys, afterSeq: number): Promise<LogEntry[]> {
@@ -186,4 +251,8 @@ function fieldValue(fields: Buffer[], name: string): Buffer {
     if (fields[i]!.toString('latin1') === name) return fields[i + 1]!;
   }
   return Buffer.alloc(0);
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

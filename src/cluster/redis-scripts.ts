@@ -9,10 +9,11 @@ import type { RedisClient } from './redis-connection.js';
 /**
  * Appends a batch of entries to a room and publishes it, in one step.
  *
- * KEYS: seq counter, log stream, writers hash.
+ * KEYS: seq counter, log stream, writers hash, move marker.
  * ARGV: channel, publish command (`PUBLISH` or `SPUBLISH`), floor seq, writer (node id),
  *       batch token, entry 1, entry 2, …
- * Returns the first seq of the batch; the others follow it.
+ * Returns the first seq of the batch; the others follow it. Fails with `WEFTMOVE <marker>`
+ * while the room takes part in a rename (see {@link RoomKeys.move}).
  *
  * The next seq is one past the highest of: the counter, the floor (the highest seq the writer
  * has seen, so that seqs never go backwards after Redis lost data) and the stream's top id. Each
@@ -22,6 +23,10 @@ import type { RedisClient } from './redis-connection.js';
  * instead of a second copy: each writer has at most one batch per room in flight.
  */
 const APPEND_LUA = `
+local move = redis.call('GET', KEYS[4])
+if move then
+  return redis.error_reply('WEFTMOVE ' .. move)
+end
 local record = redis.call('HGET', KEYS[3], ARGV[4])
 if record then
   local token, first = string.match(record, '^(%S+) (%d+)$')
@@ -115,6 +120,35 @@ end
 return 1
 `;
 
+/**
+ * Copies a page of a renamed room's entries into the log of its new id, keeping their seqs,
+ * and raises the new counter to the last one. Entries at or below the new log's top are
+ * skipped, so that a retried page adds nothing twice.
+ *
+ * KEYS: new seq counter, new log stream. ARGV: floor (the old counter: seqs lost from the old
+ * stream are not handed out again), seq 1, entry 1, seq 2, entry 2, …
+ */
+const MOVE_IN_LUA = `
+local top = 0
+local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+if last[1] then
+  top = tonumber(string.match(last[1][1], '^(%d+)-'))
+end
+for i = 2, #ARGV, 2 do
+  local seq = tonumber(ARGV[i])
+  if seq > top then
+    redis.call('XADD', KEYS[2], string.format('%d-0', seq), 'd', ARGV[i + 1])
+    top = seq
+  end
+end
+local counter = tonumber(redis.call('GET', KEYS[1]) or '0')
+local raised = math.max(counter, top, tonumber(ARGV[1]))
+if raised > counter then
+  redis.call('SET', KEYS[1], string.format('%d', raised))
+end
+return raised
+`;
+
 /** Releases a lease if it still holds the given token. KEYS: lease. ARGV: token. */
 const RELEASE_LUA = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -151,7 +185,8 @@ return { wasStale, stale }
 `;
 
 const SCRIPTS = {
-  weftAppend: { lua: APPEND_LUA, numberOfKeys: 3 },
+  weftAppend: { lua: APPEND_LUA, numberOfKeys: 4 },
+  weftMoveIn: { lua: MOVE_IN_LUA, numberOfKeys: 2 },
   weftRead: { lua: READ_LUA, numberOfKeys: 2 },
   weftActor: { lua: ACTOR_LUA, numberOfKeys: 1 },
   weftTrim: { lua: TRIM_LUA, numberOfKeys: 3 },

@@ -11,9 +11,15 @@ import type { Store } from '../store/store.js';
  * gateway implements it; REST-only tests leave it out.
  */
 export interface RealtimeHooks {
-  /** The room was deleted: close its sockets (ROOM_DELETED) and drop it from memory. */
-  roomDeleted(roomId: string): Promise<void>;
-  /** The room has a new id: close its sockets (ROOM_ID_UPDATED, 4006) and drop it. */
+  /**
+   * The room was deleted: close its sockets (ROOM_DELETED) on every node, drop it from memory
+   * and forget its log.
+   */
+  roomDeleted(roomId: string, organizationId: string): Promise<void>;
+  /**
+   * The room has a new id: close its sockets (ROOM_ID_UPDATED, 4006) on every node, drop it and
+   * move its log to the new id.
+   */
   roomRenamed(oldId: string, newId: string): Promise<void>;
   /** The room's accesses changed: connections re-check their permissions. */
   roomUpdated(roomId: string): Promise<void>;

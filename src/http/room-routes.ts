@@ -151,10 +151,13 @@ export function registerRoomRoutes(fastify: FastifyInstance, context: AppContext
 
   app.delete('/v2/rooms/:roomId', { schema: { params: RoomParams } }, async (request, reply) => {
     const { roomId } = request.params;
-    if (!(await rooms.delete(roomId))) throw roomNotFound(roomId);
-    request.log.info({ room: roomId }, 'room deleted');
+    const record = await rooms.get(roomId);
+    if (!record || !(await rooms.delete(roomId))) throw roomNotFound(roomId);
+    request.log.info({ org: record.organizationId, room: roomId }, 'room deleted');
 
-    await tellRealtime(context, request.log, roomId, (hooks) => hooks.roomDeleted(roomId));
+    await tellRealtime(context, request.log, roomId, (hooks) =>
+      hooks.roomDeleted(roomId, record.organizationId),
+    );
     return reply.status(204).send();
   });
 

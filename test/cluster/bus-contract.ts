@@ -8,6 +8,8 @@ export interface BusFixture {
   bus: Bus;
   /** Makes the room known where the implementation needs it (the rooms table for LocalBus). */
   prepareRoom(room: RoomKey): Promise<void>;
+  /** Renames a room in the store (which moves its stored log and snapshot), as REST does. */
+  renameRoom(roomId: string, newRoomId: string): Promise<void>;
   /** Releases everything the fixture started. The suite closes the bus itself first. */
   dispose(): Promise<void>;
 }
@@ -203,6 +205,26 @@ export function runBusContract(name: string, createFixture: () => Promise<BusFix
 
       expect(await bus.history(room)).toEqual({ snapshot: null, entries: [] });
       expect(await bus.append(room, [bytes('fresh')])).toEqual([1]);
+    });
+
+    it('moves a renamed room to its new id: its entries, then seqs continuing after them', async () => {
+      const room = await newRoom();
+      await bus.append(room, [bytes('a'), bytes('b')]);
+      await bus.snapshot(room, 1, bytes('s'));
+      await bus.append(room, [bytes('c')]);
+      const renamed = { ...room, roomId: `${room.roomId}-renamed` };
+
+      await fixture.renameRoom(room.roomId, renamed.roomId);
+      await bus.moveRoom(room, renamed);
+
+      const history = await bus.history(renamed);
+      expect(history.snapshot?.seq).toBe(1);
+      expect(history.entries.map((entry) => [entry.seq, text(entry.data)])).toEqual([
+        [2, 'b'],
+        [3, 'c'],
+      ]);
+      expect(await bus.append(renamed, [bytes('d')])).toEqual([4]);
+      expect(await bus.history(room)).toEqual({ snapshot: null, entries: [] });
     });
 
     it('keeps rooms of different organizations apart', async () => {

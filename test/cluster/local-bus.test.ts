@@ -39,6 +39,9 @@ runBusContract('LocalBus', async () => {
     prepareRoom: async (room) => {
       await createRoom(store, room.roomId, room.organizationId);
     },
+    renameRoom: async (roomId, newRoomId) => {
+      await store.rooms.rename(roomId, newRoomId);
+    },
     dispose: () => store.close(),
   };
 });

@@ -38,6 +38,9 @@ runBusContract('RedisBus on one Redis server', async () => ({
     logger: quietLogger(),
   }),
   prepareRoom: (room) => createRoom(room),
+  renameRoom: async (roomId, newRoomId) => {
+    await store.rooms.rename(roomId, newRoomId);
+  },
   dispose: async () => {},
 }));
 
@@ -154,11 +157,12 @@ describe('RedisBus on one Redis server', () => {
 
     // Entries 2 and 3 reach the log, but their publish goes to a channel nobody listens on.
     const keys = roomKeys(room);
-    admin.defineCommand('rawAppend', { numberOfKeys: 3, lua: scriptSource('weftAppend') });
+    admin.defineCommand('rawAppend', { numberOfKeys: 4, lua: scriptSource('weftAppend') });
     await (admin as unknown as RawAppend).rawAppend(
       keys.seq,
       keys.log,
       keys.writers,
+      keys.move,
       'elsewhere',
       'PUBLISH',
       0,
@@ -182,11 +186,12 @@ describe('RedisBus on one Redis server', () => {
     await bus.append(room, [bytes('one')]);
 
     const keys = roomKeys(room);
-    admin.defineCommand('rawAppend', { numberOfKeys: 3, lua: scriptSource('weftAppend') });
+    admin.defineCommand('rawAppend', { numberOfKeys: 4, lua: scriptSource('weftAppend') });
     await (admin as unknown as RawAppend).rawAppend(
       keys.seq,
       keys.log,
       keys.writers,
+      keys.move,
       'elsewhere',
       'PUBLISH',
       0,
@@ -321,6 +326,75 @@ describe('RedisBus on one Redis server', () => {
     expect(await bus.append(room, [bytes('fresh')])).toEqual([1]);
   });
 
+  it("refuses appends under a renamed room's old id with ROOM_ID_UPDATED once its log moved", async () => {
+    const room = await newRoom();
+    const [mover, straggler] = await Promise.all([openBus('move-a'), openBus('move-b')]);
+    await straggler.append(room, [bytes('before')]);
+    const renamed = { ...room, roomId: `${room.roomId}-renamed` };
+    await store.rooms.rename(room.roomId, renamed.roomId);
+
+    await mover.moveRoom(room, renamed);
+
+    await expect(straggler.append(room, [bytes('late')])).rejects.toMatchObject({
+      code: 'ROOM_ID_UPDATED',
+    });
+    expect((await mover.history(renamed)).entries.map((entry) => entry.seq)).toEqual([1]);
+    expect(await admin.exists(roomKeys(room).log, roomKeys(room).seq)).toBe(0);
+  });
+
+  it("serves a room created again under a renamed room's old id from seq 1", async () => {
+    const room = await newRoom();
+    const bus = await openBus('recreate');
+    await bus.append(room, [bytes('old life')]);
+    await store.rooms.rename(room.roomId, `${room.roomId}-renamed`);
+    await bus.moveRoom(room, { ...room, roomId: `${room.roomId}-renamed` });
+
+    await createRoom(room);
+
+    expect(await bus.history(room)).toEqual({ snapshot: null, entries: [] });
+    expect(await bus.append(room, [bytes('new life')])).toEqual([1]);
+  });
+
+  it('holds loads and appends of a room while a log moves in, then serves them', async () => {
+    const room = await newRoom();
+    const bus = await openBus('moving-in');
+    await admin.set(roomKeys(room).move, 'in');
+    const getsBefore = await commandCalls(admin, 'get');
+    let loaded = false;
+    const loading = bus.history(room).then((history) => {
+      loaded = true;
+      return history;
+    });
+    const appending = bus.append(room, [bytes('waits')]);
+
+    // The load looks at the marker again and again, and nothing got through meanwhile.
+    await vi.waitFor(async () =>
+      expect(await commandCalls(admin, 'get')).toBeGreaterThan(getsBefore + 3),
+    );
+    expect(loaded).toBe(false);
+    expect(await admin.exists(roomKeys(room).log)).toBe(0);
+    await admin.del(roomKeys(room).move);
+
+    expect((await loading).entries).toEqual([]);
+    expect(await appending).toEqual([1]);
+  });
+
+  it('tells the other nodes about room changes and never tells their sender', async () => {
+    const [a, b] = await Promise.all([openBus('change-a'), openBus('change-b')]);
+    const seenA: unknown[] = [];
+    const seenB: unknown[] = [];
+    a.onRoomChange((change, from) => seenA.push([change, from]));
+    b.onRoomChange((change, from) => seenB.push([change, from]));
+
+    a.publishRoomChange({ type: 'renamed', roomId: 'x', newRoomId: 'y' });
+    await vi.waitFor(() =>
+      expect(seenB).toEqual([[{ type: 'renamed', roomId: 'x', newRoomId: 'y' }, 'change-a']]),
+    );
+    b.publishRoomChange({ type: 'deleted', roomId: 'z' });
+    await vi.waitFor(() => expect(seenA).toEqual([[{ type: 'deleted', roomId: 'z' }, 'change-b']]));
+    expect(seenB).toHaveLength(1);
+  });
+
   it('reports a node that stopped heartbeating to every room handler within a few seconds', async () => {
     const room = await newRoom();
     const bus = await openBus('watcher', { heartbeatIntervalMs: 100, nodeTimeoutMs: 500 });
@@ -439,6 +513,11 @@ async function commandStats(client: Redis): Promise<CommandStats> {
     publish: calls('publish'),
     xadd: calls('xadd'),
   };
+}
+
+async function commandCalls(client: Redis, command: string): Promise<number> {
+  const info = await client.info('commandstats');
+  return Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0);
 }
 
 function quietLogger() {

@@ -185,6 +185,9 @@ describe('RedisBus on a 3-master Redis Cluster', () => {
       logger: quietLogger(),
     }),
     prepareRoom: (room) => createRoom(room),
+    renameRoom: async (roomId, newRoomId) => {
+      await store.rooms.rename(roomId, newRoomId);
+    },
     dispose: async () => {},
   }));
 
@@ -244,6 +247,16 @@ describe('RedisBus on a 3-master Redis Cluster', () => {
     expect(seenB.ephemeral).toEqual([]);
   });
 
+  it('tells the other nodes about room changes over sharded pub/sub', async () => {
+    const [a, b] = await Promise.all([openBus(cluster.url, 'cr-a'), openBus(cluster.url, 'cr-b')]);
+    const seenB: unknown[] = [];
+    b.onRoomChange((change, from) => seenB.push([change, from]));
+
+    a.publishRoomChange({ type: 'updated', roomId: 'r' });
+
+    await vi.waitFor(() => expect(seenB).toEqual([[{ type: 'updated', roomId: 'r' }, 'cr-a']]));
+  });
+
   it("repairs from the log what a node missed while its shard's subscriber was killed", async () => {
     const room = await newRoom();
     const shard = await cluster.nodeOf(roomKeys(room).log);
@@ -275,12 +288,13 @@ describe('RedisBus on a 3-master Redis Cluster', () => {
     await bus.append(room, [bytes('one')]);
 
     const keys = roomKeys(room);
-    admin.defineCommand('rawAppend', { numberOfKeys: 3, lua: scriptSource('weftAppend') });
+    admin.defineCommand('rawAppend', { numberOfKeys: 4, lua: scriptSource('weftAppend') });
     // Published on another channel of the same slot: nobody listens there.
     await (admin as unknown as RawAppend).rawAppend(
       keys.seq,
       keys.log,
       keys.writers,
+      keys.move,
       `${keys.channel}:nowhere`,
       'SPUBLISH',
       0,

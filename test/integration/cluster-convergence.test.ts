@@ -2,6 +2,7 @@ import { beforeAll, describe, expect, it, vi } from 'vitest';
 
 import {
   enterRoom,
+  fetchRoomDoc,
   mintIdToken,
   restClient,
   type ClientSession,
@@ -12,6 +13,7 @@ import {
   allSent,
   expectConverged,
   expectServedByNode,
+  keysIn,
   liveblocksWriter,
   startLoad,
   yWebsocketWriter,
@@ -180,6 +182,82 @@ describe('three nodes over one Redis', () => {
     await annotate(
       `node SIGTERM → USER_LEFT on another node after ${Math.round(leftAt! - stoppedAt)} ms`,
     );
+  });
+
+  it('closes the sockets of a room deleted through another node on every node, and forgets its log', async () => {
+    const target = await newRoom();
+    const ledger = new AckLedger();
+    const [a, b, c] = cluster.nodes;
+    const writers = [
+      await liveblocksWriter(b!.direct, target, 'lb1', ledger),
+      await yWebsocketWriter(c!.direct, target, 'yws2', ledger),
+    ];
+    for (let i = 0; i < 10; i++) for (const writer of writers) writer.write();
+    await expectConverged(writers, allSent(writers), ledger);
+
+    // Node a never held the room: the others hear of the deletion through Redis.
+    await restClient(a!.direct).deleteRoom(target.roomId);
+
+    await vi.waitFor(() =>
+      expect(writers[0]!.session.closes.map((close) => close.code)).toContain(4002),
+    );
+    await vi.waitFor(() =>
+      expect(writers[1]!.session.closes.map((close) => close.code)).toContain(4002),
+    );
+    await restClient(a!.direct).createRoom(target.roomId, {
+      defaultAccesses: ['room:write'],
+      organizationId: ORG,
+    });
+    for (const node of cluster.nodes) {
+      expect(keysIn(await fetchRoomDoc(node.direct, target.roomId)).size).toBe(0);
+    }
+  });
+
+  it('moves a room renamed through another node to its new id with every write, closing its sockets on every node with 4006', async () => {
+    const target = await newRoom();
+    const ledger = new AckLedger();
+    const [a, b, c] = cluster.nodes;
+    const lb = await liveblocksWriter(b!.direct, target, 'lb1', ledger);
+    const yws = await yWebsocketWriter(c!.direct, target, 'yws2', ledger);
+    for (let i = 0; i < 20; i++) {
+      lb.write();
+      yws.write();
+    }
+    await expectConverged([lb, yws], allSent([lb, yws]), ledger);
+    const newRoomId = `${target.roomId}-renamed`;
+
+    await restClient(a!.direct).updateRoomId({ currentRoomId: target.roomId, newRoomId });
+
+    await vi.waitFor(() => expect(lb.session.closes.map((close) => close.code)).toContain(4006));
+    await vi.waitFor(() => expect(yws.session.closes.map((close) => close.code)).toContain(4006));
+    // Entries written since the last snapshot lived in Redis under the old id: they moved.
+    for (const node of cluster.nodes) {
+      await expectServedByNode(node.direct, newRoomId, allSent([lb, yws]), ledger);
+    }
+    const moved = await liveblocksWriter(
+      c!.direct,
+      { ...target, roomId: newRoomId },
+      'lb2',
+      ledger,
+    );
+    moved.write();
+    await vi.waitFor(() => expect(ledger.of('lb2')).toEqual(['w:lb2:0']));
+  });
+
+  it('re-checks the permissions of connections on every node when accesses change through another node', async () => {
+    const target = await newRoom();
+    const [a, b] = cluster.nodes;
+    await restClient(a!.direct).updateRoom(target.roomId, {
+      defaultAccesses: [],
+      usersAccesses: { revoked: ['room:write'], kept: ['room:write'] },
+    });
+    const revoked = await enter(b!.direct, target, 'revoked');
+    const kept = await enter(b!.direct, target, 'kept');
+
+    await restClient(a!.direct).updateRoom(target.roomId, { usersAccesses: { revoked: null } });
+
+    await vi.waitFor(() => expect(revoked.closes.map((close) => close.code)).toContain(4001));
+    expect(kept.closes).toEqual([]);
   });
 
   it('reports Redis in /readyz and the bus figures and per-organization counts in /metrics', async () => {

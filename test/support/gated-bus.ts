@@ -2,6 +2,7 @@ import type {
   Bus,
   EphemeralMessage,
   RoomBusHandler,
+  RoomChange,
   RoomHistory,
   RoomKey,
   RoomSubscription,
@@ -61,6 +62,18 @@ export class GatedBus implements Bus {
 
   forget(room: RoomKey): Promise<void> {
     return this.inner.forget(room);
+  }
+
+  moveRoom(from: RoomKey, to: RoomKey): Promise<void> {
+    return this.inner.moveRoom(from, to);
+  }
+
+  publishRoomChange(change: RoomChange): void {
+    this.inner.publishRoomChange(change);
+  }
+
+  onRoomChange(handler: (change: RoomChange, fromNode: string) => void): void {
+    this.inner.onRoomChange(handler);
   }
 
   ready(): Promise<boolean> {
