@@ -85,6 +85,12 @@ export const ERRORS = {
     closeCode: 4000,
     message: 'A resource with this id exists already.',
   },
+  CANNOT_UPDATE_EXISTING_STORAGE: {
+    status: 409,
+    closeCode: 4000,
+    message:
+      'The room already has Storage; only an empty Storage can be initialized. Delete it first.',
+  },
   ORGANIZATION_IMMUTABLE: {
     status: 422,
     closeCode: 4000,

@@ -14,6 +14,7 @@ import { registerHealthRoutes } from './health-routes.js';
 import { registerLiveRoomRoutes } from './live-room-routes.js';
 import { registerNotificationRoutes } from './notification-routes.js';
 import { registerRoomRoutes } from './room-routes.js';
+import { registerStorageRoutes } from './storage-routes.js';
 import { registerSubscriptionSettingsRoutes } from './subscription-settings-routes.js';
 import { compileValidator } from './validator-compiler.js';
 
@@ -81,6 +82,7 @@ export function buildHttpApp(context: AppContext): FastifyInstance {
   registerAuthRoutes(app, context);
   registerRoomRoutes(app, context);
   registerLiveRoomRoutes(app, context);
+  registerStorageRoutes(app, context);
   registerNotificationRoutes(app, context);
   registerSubscriptionSettingsRoutes(app, context);
   registerGroupRoutes(app, context);

@@ -54,9 +54,11 @@ export class ClientSocket {
 
   /**
    * Sends a frame unless the socket is closing. Closes the socket with SLOW_CONSUMER instead
-   * when the frame would push the outbound buffer past the limit.
+   * when the frame would push the outbound buffer past the limit. `onWritten` is called once
+   * the frame has left the process (with an error if it never will), and only when this
+   * returns true.
    */
-  send(data: string | Uint8Array): boolean {
+  send(data: string | Uint8Array, onWritten?: (error?: Error) => void): boolean {
     if (this.isClosed) return false;
 
     const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
@@ -70,7 +72,7 @@ export class ClientSocket {
       this.close(new WeftError('SLOW_CONSUMER'), { terminate: true });
       return false;
     }
-    this.options.ws.send(data);
+    this.options.ws.send(data, onWritten);
     this.options.metrics?.framesSent.inc({ protocol: this.options.protocol });
     return true;
   }

@@ -2,18 +2,23 @@ import { randomUUID } from 'node:crypto';
 
 import type { RawData } from 'ws';
 
-import { WeftError } from '../errors.js';
+import { WeftError, isWeftError } from '../errors.js';
 import type { Presence, RoomEvent, RoomMember } from '../rooms/room-peer.js';
+import { checkStorageOps, refuseStorageOps } from '../rooms/tree-room-storage.js';
 import { convertYjsUpdate, isReadableYjsUpdate } from '../rooms/yjs-documents.js';
 import { ClientSession, type SessionDeps } from './client-session.js';
 import type { ClientSocket } from './client-socket.js';
 import type { JoinRequest } from './join-authorization.js';
 import { ClientMsg, ServerMsg } from './liveblocks-codes.js';
+import { storageChunkFrames } from './storage-chunks.js';
 
 /** Key of the root document in the per-guid encoding map. */
 const ROOT = '';
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** The reason a read-only connection's Storage ops are refused with. */
+const READ_ONLY_REASON = 'Read-only access: storage writes are not allowed.';
 
 /** Metrics label of each client message code. */
 const MESSAGE_KINDS: Record<number, string> = {
@@ -26,10 +31,20 @@ const MESSAGE_KINDS: Record<number, string> = {
 };
 
 /**
+ * Where a connection is with Storage: never fetched it (others' ops are of no use to it),
+ * receiving the tree (Storage messages are held until the stream ends), or holding it.
+ */
+type StorageState = 'none' | 'streaming' | 'loaded';
+
+/** An UPDATE_STORAGE or REJECT_STORAGE_OP message. */
+type StorageMessage = { readonly type: number } & Record<string, unknown>;
+
+/**
  * A connection speaking the JSON protocol of `@liveblocks/client` (`/v7`, `/v8`): text frames
  * holding one message or an array of them, the text "ping" answered with "pong". Outgoing
  * messages of one turn leave in one frame; ROOM_STATE always travels alone, as the client
- * recognises it only as a frame of its own.
+ * recognises it only as a frame of its own, and so does REJECT_STORAGE_OP, on which a
+ * development build of the client throws, dropping the rest of its frame.
  */
 export class LiveblocksSession extends ClientSession {
   protected readonly protocol = 'liveblocks';
@@ -37,7 +52,17 @@ export class LiveblocksSession extends ClientSession {
   private flushQueued = false;
   /** Documents this client fetched, with the encoding it uses for each (true = v2). */
   private readonly encodings = new Map<string, boolean>();
-  private refusedStorageLogged = false;
+  private storageState: StorageState = 'none';
+  /** Storage messages that came while the tree was streaming, sent after it. */
+  private heldStorage: StorageMessage[] = [];
+  /** A FETCH_STORAGE came while a stream ran: one more stream follows it. */
+  private storageRefetch = false;
+  /** A FETCH_STORAGE waits for this connection's Storage writes to be applied. */
+  private storageFetchScheduled = false;
+  /** Log seq of this connection's latest Storage write (0 before any, or when it failed). */
+  private storageWritten: Promise<number> = Promise.resolve(0);
+  /** Resumes a stream waiting for its socket to drain, when the socket closes instead. */
+  private wakeStream: (() => void) | undefined;
 
   constructor(
     socket: ClientSocket,
@@ -92,6 +117,21 @@ export class LiveblocksSession extends ClientSession {
         });
         return;
       }
+      case 'storage-update':
+        if (event.origin === this.actor) {
+          // The writer's acknowledgements and fixes, in the order the tree gave them: the
+          // client applies the ops of one UPDATE_STORAGE one after another, ops with one of
+          // its opIds as acknowledgements and the others as remote ops.
+          if (event.toSender.length > 0) {
+            this.sendStorage({ type: ServerMsg.UPDATE_STORAGE, ops: event.toSender });
+          }
+          if (event.rejected) {
+            this.sendStorage({ type: ServerMsg.REJECT_STORAGE_OP, ...event.rejected });
+          }
+        } else if (event.toOthers.length > 0 && this.storageState !== 'none') {
+          this.sendStorage({ type: ServerMsg.UPDATE_STORAGE, ops: event.toOthers });
+        }
+        return;
     }
   }
 
@@ -181,41 +221,150 @@ export class LiveblocksSession extends ClientSession {
     });
   }
 
-  /**
-   * STORAGE SEAM: the room's Storage answers; until the Storage tree lands it is an empty root,
-   * so that `getStorage()` resolves instead of hanging.
-   */
-  private onFetchStorage() {
-    const storage = this.room!.storage;
-    if (this.protocolVersion === 7) {
-      this.queue({ type: ServerMsg.STORAGE_STATE_V7, items: storage.items() });
-      return;
-    }
-    for (const nodes of storage.compactChunks()) {
-      this.queue({ type: ServerMsg.STORAGE_CHUNK, nodes });
-    }
-    this.queue({ type: ServerMsg.STORAGE_STREAM_END });
+  protected override onClosed(): void {
+    this.heldStorage = [];
+    this.wakeStream?.();
   }
 
-  /** STORAGE SEAM: ops are refused until the Storage tree applies them through the log. */
-  private onUpdateStorage(message: Record<string, unknown>) {
-    const ops = Array.isArray(message.ops) ? message.ops : [];
-    const opIds = ops
-      .map((op: unknown) => (isObject(op) ? op.opId : undefined))
-      .filter((opId): opId is string => typeof opId === 'string');
+  /**
+   * Answers FETCH_STORAGE once the Storage ops this connection sent so far, those of the same
+   * frame included, are applied. A reconnecting client sends the ops it could not send before
+   * along with its fetch; applied first, their acknowledgements reach it before the tree, so
+   * it does not send them a second time after loading it (which the tree would have to undo).
+   */
+  private onFetchStorage() {
+    if (this.storageFetchScheduled) return;
+    this.storageFetchScheduled = true;
 
-    let reason: string;
-    if (!this.canWrite) {
-      this.logRefusedWrite('storage', { ops: ops.length });
-      reason = 'Read-only access: storage writes are not allowed.';
-    } else {
-      if (!this.refusedStorageLogged) {
-        this.refusedStorageLogged = true;
-        this.socket.log.warn({ ops: ops.length }, 'storage ops refused: storage not available');
-      }
-      reason = 'Storage is not available on this server yet.';
+    // After the current frame: its later messages may be Storage ops.
+    queueMicrotask(() => {
+      void this.storageWritten
+        .then((seq) => this.room!.waitApplied(seq))
+        .then(() => {
+          this.storageFetchScheduled = false;
+          if (!this.socket.isClosed) this.sendStorageTree();
+        });
+    });
+  }
+
+  /**
+   * Sends the tree as it is now: on v7 in one STORAGE_STATE_V7, on v8 as a stream of bounded
+   * STORAGE_CHUNK frames ended by STORAGE_STREAM_END. Ops applied after this moment reach the
+   * connection after the tree, never before it: a client rebuilding its tree from a stream
+   * would undo them.
+   */
+  private sendStorageTree() {
+    if (this.protocolVersion === 7) {
+      this.queue({ type: ServerMsg.STORAGE_STATE_V7, items: this.room!.storage.items() });
+      if (this.storageState === 'none') this.storageState = 'loaded';
+      return;
     }
-    if (opIds.length > 0) this.queue({ type: ServerMsg.REJECT_STORAGE_OP, opIds, reason });
+    if (this.storageState === 'streaming') {
+      this.storageRefetch = true;
+      return;
+    }
+    this.storageState = 'streaming';
+    this.streamStorage().catch((error: unknown) => {
+      this.socket.log.error({ err: error }, 'storage stream failed');
+      this.close(new WeftError('INTERNAL_ERROR'));
+    });
+  }
+
+  private async streamStorage() {
+    do {
+      this.storageRefetch = false;
+      // Held messages are of entries the tree taken next contains: they may go first.
+      this.releaseHeldStorage();
+      this.flush();
+
+      const started = performance.now();
+      let frames = 0;
+      for (const frame of storageChunkFrames(this.room!.storage.compactNodes())) {
+        if (!(await this.sendChunk(frame))) return;
+        frames += 1;
+      }
+      this.queue({ type: ServerMsg.STORAGE_STREAM_END });
+      this.socket.log.debug(
+        { frames, ms: Math.round(performance.now() - started) },
+        'storage streamed',
+      );
+    } while (this.storageRefetch);
+
+    this.storageState = 'loaded';
+    this.releaseHeldStorage();
+  }
+
+  /**
+   * Sends one chunk; resolves false when the socket is gone. Waits for the socket to take the
+   * frame when it is not drained, so that a large tree never piles up in memory (nor trips the
+   * slow-consumer limit) and every other socket of the node gets its turn between chunks.
+   */
+  private sendChunk(frame: string): Promise<boolean> {
+    return new Promise((resolve) => {
+      let settled = false;
+      const done = () => {
+        if (settled) return;
+        settled = true;
+        if (this.wakeStream === done) this.wakeStream = undefined;
+        resolve(!this.socket.isClosed);
+      };
+      if (!this.socket.send(frame, done)) {
+        resolve(false);
+        return;
+      }
+      this.wakeStream = done;
+      if (this.socket.ws.bufferedAmount === 0) setImmediate(done);
+    });
+  }
+
+  /** Sends a Storage message, or holds it while the tree streams. */
+  private sendStorage(message: StorageMessage) {
+    if (this.storageState === 'streaming') {
+      this.heldStorage.push(message);
+      return;
+    }
+    this.deliverStorage(message);
+  }
+
+  private deliverStorage(message: StorageMessage) {
+    if (message.type === ServerMsg.REJECT_STORAGE_OP) {
+      this.flush();
+      this.socket.send(JSON.stringify(message));
+      return;
+    }
+    this.queue(message);
+  }
+
+  private releaseHeldStorage() {
+    const held = this.heldStorage;
+    this.heldStorage = [];
+    for (const message of held) this.deliverStorage(message);
+  }
+
+  /**
+   * Storage ops enter the room log and are answered when it delivers them. A read-only
+   * connection's are refused here and never reach the log.
+   */
+  private onUpdateStorage(message: Record<string, unknown>) {
+    const ops = message.ops;
+    if (!this.canWrite) {
+      this.logRefusedWrite('storage', { ops: Array.isArray(ops) ? ops.length : 0 });
+      const rejection = refuseStorageOps(ops, READ_ONLY_REASON);
+      if (rejection) this.sendStorage({ type: ServerMsg.REJECT_STORAGE_OP, ...rejection });
+      return;
+    }
+    const problem = checkStorageOps(ops);
+    if (problem !== null) {
+      throw new WeftError('INVALID_MESSAGE', `Invalid storage ops: ${problem}`);
+    }
+    if ((ops as unknown[]).length === 0) return;
+
+    const written = this.room!.submitStorageOps(this.actor, ops as unknown[]);
+    this.storageWritten = written.catch(() => 0);
+    written.catch((error: unknown) => {
+      this.socket.log.warn({ err: error }, 'write not acknowledged by the room log');
+      this.close(isWeftError(error) ? error : new WeftError('WRITE_STALLED'));
+    });
   }
 
   private onFetchYdoc(message: Record<string, unknown>) {

@@ -4,6 +4,7 @@
  */
 import type { WeftError } from '../errors.js';
 import type { RoomRecord } from '../store/room-repository.js';
+import type { StorageRejection } from './room-storage.js';
 
 /** A presence object: any JSON object. */
 export type Presence = Record<string, unknown>;
@@ -64,6 +65,18 @@ export type RoomEvent =
       readonly guid: string | null;
       readonly update: Uint8Array;
       readonly v2: boolean;
+    }
+  | {
+      /** A Storage entry of the log was applied: what each connection must receive. */
+      readonly type: 'storage-update';
+      /** Actor of the writing connection; 0 for REST and the server. */
+      readonly origin: number;
+      /** For the writer only: acknowledgements and fixes, in order. */
+      readonly toSender: readonly unknown[];
+      /** For every other connection that loaded Storage. */
+      readonly toOthers: readonly unknown[];
+      /** The writer's refused ops; null when none. */
+      readonly rejected: StorageRejection | null;
     };
 
 /** A connection in a room, on this node. */

@@ -1,12 +1,22 @@
+import { randomUUID } from 'node:crypto';
+
 import type { Bus, LogEntry, RoomHistory, RoomKey } from '../cluster/bus.js';
 import { WeftError, isWeftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Metrics } from '../metrics.js';
 import type { RoomRecord } from '../store/room-repository.js';
-import { decodeLogEntry, encodeLogEntry, type RoomLogEntry } from './log-entry-codec.js';
+import {
+  NO_ORIGIN,
+  decodeLogEntry,
+  encodeLogEntry,
+  type RoomLogEntry,
+  type StorageOpsEntry,
+} from './log-entry-codec.js';
 import { RoomPresence } from './room-presence.js';
 import { decodeRoomSnapshot, encodeRoomSnapshot } from './room-snapshot-codec.js';
-import { EmptyRoomStorage, type RoomStorage } from './room-storage.js';
+import type { RoomStorage, StorageWriteOutcome } from './room-storage.js';
+import { encodeStorageCommand } from './storage-command-codec.js';
+import { TreeRoomStorage, initializeOps } from './tree-room-storage.js';
 import { YjsDocuments } from './yjs-documents.js';
 
 /** Lifecycle of a room in memory. */
@@ -21,7 +31,7 @@ export interface RoomOptions {
   writeStallTimeoutMs: number;
   /**
    * Builds the room's Storage from its snapshot bytes (empty when none).
-   * @default an {@link EmptyRoomStorage}
+   * @default a {@link TreeRoomStorage}
    */
   createStorage?: (snapshot: Uint8Array) => RoomStorage;
   /** Where append times and log entries are counted. */
@@ -37,7 +47,7 @@ export class Room {
   record: RoomRecord;
   readonly documents = new YjsDocuments();
   readonly presence: RoomPresence;
-  storage: RoomStorage = new EmptyRoomStorage();
+  storage: RoomStorage;
   /** Seq of the last log entry applied. */
   lastSeq = 0;
   /** Seq covered by the latest snapshot loaded or written. */
@@ -49,11 +59,14 @@ export class Room {
   private readonly waiters: { seq: number; resolve: () => void }[] = [];
   private pins = 0;
   private readonly log: Logger;
+  /** REST Storage writes waiting for their entry, by request id; filled in when applied. */
+  private readonly storageRequests = new Map<string, StorageWriteOutcome | undefined>();
 
   constructor(private readonly options: RoomOptions) {
     this.record = options.record;
     this.key = { organizationId: options.record.organizationId, roomId: options.record.id };
     this.log = options.logger.child({ org: this.key.organizationId, room: this.key.roomId });
+    this.storage = this.createStorage(new Uint8Array(0));
     this.presence = new RoomPresence({
       nodeId: options.bus.nodeId,
       publish: (message) => options.bus.publish(this.key, message),
@@ -92,14 +105,11 @@ export class Room {
 
   /** Builds the state from the latest snapshot and the entries after it. */
   load(history: RoomHistory): void {
-    const createStorage = this.options.createStorage ?? (() => new EmptyRoomStorage());
     if (history.snapshot) {
       const snapshot = decodeRoomSnapshot(history.snapshot.data);
       this.documents.load(snapshot.documents);
-      this.storage = createStorage(snapshot.storage);
+      this.storage = this.createStorage(snapshot.storage);
       this.lastSeq = this.snapshotSeq = history.snapshot.seq;
-    } else {
-      this.storage = createStorage(new Uint8Array(0));
     }
     this.applyEntries(history.entries);
   }
@@ -158,6 +168,47 @@ export class Room {
     return seq!;
   }
 
+  /**
+   * Appends a connection's Storage ops (one UPDATE_STORAGE) to the log. They are applied, and
+   * answered to the writer and fanned out to the others, when the log delivers them. Rejects
+   * with WRITE_STALLED like {@link submitYjsUpdate}.
+   */
+  async submitStorageOps(origin: number, ops: readonly unknown[]): Promise<number> {
+    const payload = encodeStorageCommand({ kind: 'ops', ops });
+    const [seq] = await this.appendDurably([
+      encodeLogEntry({ kind: 'storage-ops', origin, payload }),
+    ]);
+    this.options.metrics?.logEntries.inc({ kind: 'storage' });
+    return seq!;
+  }
+
+  /**
+   * Initializes an empty Storage from plain LSON (`POST …/storage`) through the log; connected
+   * clients receive the new nodes as ops. Resolves with `not-empty` (nothing written) when the
+   * Storage had keys when the entry was applied. Throws UNPROCESSABLE_ENTITY on invalid LSON.
+   */
+  async initializeStorage(plainLson: unknown): Promise<{
+    outcome: StorageWriteOutcome;
+    plainLson: unknown;
+  }> {
+    if (!this.storage.isEmpty()) return { outcome: 'not-empty', plainLson: undefined };
+
+    // Node ids of the server embed an actor of the room's counter, as a connection's do.
+    const actor = await this.options.bus.nextActor(this.key);
+    const built = initializeOps(plainLson, actor);
+    const outcome = await this.submitStorageWrite((request) => ({
+      kind: 'initialize',
+      ops: built.ops,
+      request,
+    }));
+    return { outcome, plainLson: built.plainLson };
+  }
+
+  /** Empties the Storage (`DELETE …/storage`) through the log; clients receive the deletions. */
+  async deleteStorage(): Promise<void> {
+    await this.submitStorageWrite((request) => ({ kind: 'delete', request }));
+  }
+
   /** The room's accesses changed: every connection re-checks its permissions. */
   reauthorize(record: RoomRecord): void {
     this.record = record;
@@ -169,9 +220,36 @@ export class Room {
     this.documents.destroy();
   }
 
+  private createStorage(snapshot: Uint8Array): RoomStorage {
+    const create =
+      this.options.createStorage ??
+      ((bytes: Uint8Array) => TreeRoomStorage.fromSnapshot(bytes, this.log));
+    return create(snapshot);
+  }
+
+  /** Appends a REST Storage write and resolves with its outcome once applied here. */
+  private async submitStorageWrite(
+    command: (request: string) => Parameters<typeof encodeStorageCommand>[0],
+  ): Promise<StorageWriteOutcome> {
+    const request = randomUUID();
+    const payload = encodeStorageCommand(command(request));
+    // Registered before the append: the log may deliver the entry before append resolves.
+    this.storageRequests.set(request, undefined);
+    try {
+      const [seq] = await this.appendDurably([
+        encodeLogEntry({ kind: 'storage-ops', origin: NO_ORIGIN, payload }),
+      ]);
+      this.options.metrics?.logEntries.inc({ kind: 'storage' });
+      await this.waitApplied(seq!);
+      return this.storageRequests.get(request) ?? 'applied';
+    } finally {
+      this.storageRequests.delete(request);
+    }
+  }
+
   private applyEntry(entry: RoomLogEntry, seq: number) {
     if (entry.kind === 'storage-ops') {
-      this.storage.applyEntry(entry);
+      this.applyStorageEntry(entry);
       return;
     }
     try {
@@ -186,6 +264,22 @@ export class Room {
       guid: entry.guid,
       update: entry.update,
       v2: entry.v2,
+    });
+  }
+
+  private applyStorageEntry(entry: StorageOpsEntry) {
+    const update = this.storage.applyEntry(entry);
+    if (update.request && this.storageRequests.has(update.request.id)) {
+      this.storageRequests.set(update.request.id, update.request.outcome);
+    }
+    if (update.toSender.length === 0 && update.toOthers.length === 0 && !update.rejected) return;
+
+    this.presence.fanOut({
+      type: 'storage-update',
+      origin: entry.origin,
+      toSender: update.toSender,
+      toOthers: update.toOthers,
+      rejected: update.rejected,
     });
   }
 

@@ -1,0 +1,68 @@
+import type { FastifyInstance } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+
+import { WeftError } from '../errors.js';
+import type { Room } from '../rooms/room.js';
+import type { AppContext } from './app-context.js';
+
+const RoomParams = Type.Object({ roomId: Type.String() });
+const StorageQuery = Type.Object({ format: Type.Optional(Type.String()) });
+
+/**
+ * A room's Storage over REST, as `@liveblocks/node` 3.24.2 calls it: read as plain LSON or as
+ * plain JSON, initialized from plain LSON, deleted. Writes go through the room log like a
+ * client's, so that every node and every connected client get them: connected clients receive
+ * them as ops instead of being disconnected.
+ */
+export function registerStorageRoutes(fastify: FastifyInstance, context: AppContext): void {
+  const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+
+  /** Runs `work` on the loaded room; 404 when the room does not exist. */
+  async function withRoom<T>(roomId: string, work: (room: Room) => Promise<T> | T): Promise<T> {
+    const registry = context.liveRooms;
+    if (!registry) throw new WeftError('INTERNAL_ERROR', 'The realtime side is not running.');
+    const record = await context.store.rooms.get(roomId);
+    if (!record) throw new WeftError('ROOM_NOT_FOUND', `Room "${roomId}" does not exist.`);
+
+    const room = await registry.acquire(record);
+    try {
+      return await work(room);
+    } finally {
+      room.unpin();
+    }
+  }
+
+  // Like the Liveblocks dev server, any format but "json" reads as plain LSON (the default).
+  app.get(
+    '/v2/rooms/:roomId/storage',
+    { schema: { params: RoomParams, querystring: StorageQuery } },
+    async (request) => {
+      const json = request.query.format === 'json';
+      return withRoom(request.params.roomId, (room) =>
+        json ? room.storage.toJson() : room.storage.toPlainLson(),
+      );
+    },
+  );
+
+  app.post(
+    '/v2/rooms/:roomId/storage',
+    { schema: { params: RoomParams } },
+    async (request, reply) => {
+      const result = await withRoom(request.params.roomId, (room) =>
+        room.initializeStorage(request.body),
+      );
+      if (result.outcome === 'not-empty') throw new WeftError('CANNOT_UPDATE_EXISTING_STORAGE');
+      return reply.status(200).send(result.plainLson);
+    },
+  );
+
+  app.delete(
+    '/v2/rooms/:roomId/storage',
+    { schema: { params: RoomParams } },
+    async (request, reply) => {
+      await withRoom(request.params.roomId, (room) => room.deleteStorage());
+      return reply.status(204).send();
+    },
+  );
+}
