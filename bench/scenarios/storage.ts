@@ -13,7 +13,7 @@ import { mapWithLimit, sleep, waitUntil, withTimeout } from '../lib/deadline.js'
 import { LatencyRecorder } from '../lib/latency.js';
 import type { BenchOptions } from '../lib/options.js';
 import { ServerWindow } from '../lib/server-window.js';
-import { latencyOf, serverFigures } from './measure.js';
+import { cpuHeadline, latencyOf, serverFigures } from './measure.js';
 import { round, type Scenario, type ScenarioContext, type SystemResult } from './scenario.js';
 
 /** Longest wait for one client to connect and load Storage, in milliseconds. */
@@ -74,6 +74,7 @@ export const storage: Scenario = {
   }),
   parameters: (options) => ({ ...settingsOf(options) }),
   run,
+  headline: (results) => cpuHeadline(results, 'storage'),
 };
 
 function settingsOf(options: BenchOptions): StorageSettings {
