@@ -13,6 +13,7 @@ import { registerGroupRoutes } from './group-routes.js';
 import { registerHealthRoutes } from './health-routes.js';
 import { registerLiveRoomRoutes } from './live-room-routes.js';
 import { registerNotificationRoutes } from './notification-routes.js';
+import { registerNotificationSettingsRoutes } from './notification-settings-routes.js';
 import { registerRoomRoutes } from './room-routes.js';
 import { registerStorageRoutes } from './storage-routes.js';
 import { registerSubscriptionSettingsRoutes } from './subscription-settings-routes.js';
@@ -84,6 +85,7 @@ export function buildHttpApp(context: AppContext): FastifyInstance {
   registerLiveRoomRoutes(app, context);
   registerStorageRoutes(app, context);
   registerNotificationRoutes(app, context);
+  registerNotificationSettingsRoutes(app, context);
   registerSubscriptionSettingsRoutes(app, context);
   registerGroupRoutes(app, context);
   return app;

@@ -115,6 +115,26 @@ function migrations(dialect: StoreDialect): Record<string, Migration> {
           .execute();
       },
     },
+    '0002_notification_settings': {
+      async up(db: Kysely<unknown>) {
+        // One row per (channel, kind) a user changed from its default; 0 or 1 in `enabled`
+        // reads the same in SQLite and Postgres.
+        await db.schema
+          .createTable('notification_settings')
+          .addColumn('organization_id', 'text', (c) => c.notNull())
+          .addColumn('user_id', 'text', (c) => c.notNull())
+          .addColumn('channel', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('enabled', 'integer', (c) => c.notNull())
+          .addPrimaryKeyConstraint('notification_settings_pk', [
+            'organization_id',
+            'user_id',
+            'channel',
+            'kind',
+          ])
+          .execute();
+      },
+    },
   };
 }
 

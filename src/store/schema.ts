@@ -14,6 +14,7 @@ export interface Database {
   subscription_settings: SubscriptionSettingsTable;
   groups: GroupTable;
   group_members: GroupMemberTable;
+  notification_settings: NotificationSettingsTable;
 }
 
 /** ES256 key pairs that sign tokens; every node reads the same ones. */
@@ -95,4 +96,16 @@ export interface GroupMemberTable {
   group_id: string;
   user_id: string;
   added_at: string;
+}
+
+/** A notification setting a user made: one kind on one channel, in one organization. */
+export interface NotificationSettingsTable {
+  organization_id: string;
+  user_id: string;
+  /** `email`, `slack`, `teams` or `webPush` */
+  channel: string;
+  /** `thread`, `textMention` or a custom `$kind` */
+  kind: string;
+  /** 1 when the kind notifies on the channel, 0 when it does not */
+  enabled: number;
 }

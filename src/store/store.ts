@@ -9,6 +9,7 @@ import type { Logger } from '../log.js';
 import { GroupRepository } from './group-repository.js';
 import { migrationProvider } from './migrations.js';
 import { NotificationRepository } from './notification-repository.js';
+import { NotificationSettingsRepository } from './notification-settings-repository.js';
 import { RoomLogRepository } from './room-log-repository.js';
 import { RoomRepository } from './room-repository.js';
 import type { Database } from './schema.js';
@@ -41,6 +42,7 @@ export class Store {
   readonly roomLog: RoomLogRepository;
   readonly signingKeys: SigningKeyRepository;
   readonly notifications: NotificationRepository;
+  readonly notificationSettings: NotificationSettingsRepository;
   readonly subscriptionSettings: SubscriptionSettingsRepository;
   readonly groups: GroupRepository;
 
@@ -52,6 +54,7 @@ export class Store {
     this.roomLog = new RoomLogRepository(db);
     this.signingKeys = new SigningKeyRepository(db);
     this.notifications = new NotificationRepository(db);
+    this.notificationSettings = new NotificationSettingsRepository(db);
     this.subscriptionSettings = new SubscriptionSettingsRepository(db, dialect);
     this.groups = new GroupRepository(db);
   }
