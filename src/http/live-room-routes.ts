@@ -12,12 +12,32 @@ import type { AppContext } from './app-context.js';
 /** Actor id receivers see for a broadcast from the REST API. */
 const REST_ACTOR = -1;
 
+/** Bounds and default of a REST presence's ttl, in seconds, as Liveblocks documents them. */
+const MIN_PRESENCE_TTL_S = 2;
+const MAX_PRESENCE_TTL_S = 3599;
+const DEFAULT_PRESENCE_TTL_S = 60;
+
+/**
+ * Longest user info of a REST presence, in characters of JSON: what Liveblocks allows in a
+ * token's `userInfo`, since connections receive both alike.
+ */
+const MAX_USER_INFO_CHARS = 1024;
+
 const RoomParams = Type.Object({ roomId: Type.String() });
 const YdocQuery = Type.Object({
   key: Type.Optional(Type.String()),
   type: Type.Optional(Type.String()),
   formatting: Type.Optional(Type.String()),
 });
+const PresenceBody = Type.Object(
+  {
+    userId: Type.String({ minLength: 1, maxLength: 256 }),
+    data: Type.Record(Type.String(), Type.Unknown()),
+    userInfo: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+    ttl: Type.Optional(Type.Integer({ minimum: MIN_PRESENCE_TTL_S, maximum: MAX_PRESENCE_TTL_S })),
+  },
+  { additionalProperties: false },
+);
 const GuidQuery = Type.Object({
   guid: Type.Optional(Type.String({ minLength: 1, maxLength: 256 })),
   encoder: Type.Optional(Type.String()),
@@ -26,7 +46,8 @@ const GuidQuery = Type.Object({
 /**
  * REST routes over a live room, as `@liveblocks/node` 3.24.2 calls them: the Yjs document as
  * JSON or binary, a Yjs update that goes through the room log like any client's, the users
- * present, and broadcast events. A room that is not loaded is loaded for the call.
+ * present, broadcast events, presences set from the back end, and prewarming. A room that is
+ * not loaded is loaded for the call.
  */
 export function registerLiveRoomRoutes(fastify: FastifyInstance, context: AppContext): void {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
@@ -121,6 +142,39 @@ export function registerLiveRoomRoutes(fastify: FastifyInstance, context: AppCon
       })),
     );
   }
+
+  // Loading is all prewarming does: the room then stays until ROOM_IDLE_UNLOAD_MS passes unused.
+  app.get(
+    '/v2/rooms/:roomId/prewarm',
+    { schema: { params: RoomParams } },
+    async (request, reply) => {
+      await withRoom(request.params.roomId, () => undefined);
+      return reply.status(204).send();
+    },
+  );
+
+  app.post(
+    '/v2/rooms/:roomId/presence',
+    { schema: { params: RoomParams, body: PresenceBody } },
+    async (request, reply) => {
+      const { userId, data, userInfo, ttl } = request.body;
+      if (userInfo !== undefined && JSON.stringify(userInfo).length > MAX_USER_INFO_CHARS) {
+        throw new WeftError(
+          'UNPROCESSABLE_ENTITY',
+          `userInfo is longer than ${MAX_USER_INFO_CHARS} characters of JSON.`,
+        );
+      }
+      await withRoom(request.params.roomId, (room) =>
+        room.presence.timed.set({
+          userId,
+          info: userInfo,
+          data,
+          ttlMs: (ttl ?? DEFAULT_PRESENCE_TTL_S) * 1000,
+        }),
+      );
+      return reply.status(204).send();
+    },
+  );
 
   for (const path of ['/v2/rooms/:roomId/broadcast-event', '/v2/rooms/:roomId/broadcast_event']) {
     app.post(path, { schema: { params: RoomParams } }, async (request, reply) => {

@@ -1,6 +1,7 @@
 /**
  * The ephemeral messages rooms on different nodes exchange through `Bus.publish`: who joined and
- * left, presence, broadcast events, and a newcomer's request to hear about everyone. They are
+ * left, presence, broadcast events, users shown without a connection, and a newcomer's request
+ * to hear about everyone. They are
  * never stored; a node that misses one learns the truth at the next join or presence update.
  */
 import type { EphemeralMessage } from '../cluster/bus.js';
@@ -43,9 +44,27 @@ export interface HelloMessage {
   readonly type: 'hello';
 }
 
+/**
+ * A user shown without a connection (`POST /v2/rooms/{roomId}/presence`) for `ttlMs` from now.
+ * Of two messages for one user, the higher `version` (wall-clock ms of the call) wins.
+ */
+export interface TimedPresenceMessage {
+  readonly type: 'timed-presence';
+  readonly actor: number;
+  readonly user: RoomUser;
+  readonly presence: Presence;
+  readonly ttlMs: number;
+  readonly version: number;
+}
+
 /** Every ephemeral message of a room. */
 export type RoomEphemeral =
-  JoinMessage | LeaveMessage | PresenceMessage | BroadcastMessage | HelloMessage;
+  | JoinMessage
+  | LeaveMessage
+  | PresenceMessage
+  | BroadcastMessage
+  | HelloMessage
+  | TimedPresenceMessage;
 
 /** Narrows a bus message to a room message; undefined for anything malformed. */
 export function parseRoomEphemeral(message: EphemeralMessage): RoomEphemeral | undefined {
@@ -65,6 +84,15 @@ export function parseRoomEphemeral(message: EphemeralMessage): RoomEphemeral | u
       return actorOk && isRecord(message.data)
         ? (message as unknown as PresenceMessage)
         : undefined;
+    case 'timed-presence':
+      return actorOk &&
+        isRecord(message.user) &&
+        typeof message.user.id === 'string' &&
+        isRecord(message.presence) &&
+        isPositive(message.ttlMs) &&
+        isPositive(message.version)
+        ? (message as unknown as TimedPresenceMessage)
+        : undefined;
     default:
       return undefined;
   }
@@ -73,6 +101,10 @@ export function parseRoomEphemeral(message: EphemeralMessage): RoomEphemeral | u
 /** Wraps a room message for the bus. */
 export function toEphemeral(message: RoomEphemeral): EphemeralMessage {
   return message as unknown as EphemeralMessage;
+}
+
+function isPositive(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0;
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

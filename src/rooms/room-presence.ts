@@ -3,6 +3,7 @@ import type { WeftError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { RoomRecord } from '../store/room-repository.js';
 import { parseRoomEphemeral, toEphemeral, type RoomEphemeral } from './room-ephemeral.js';
+import { TimedPresences } from './timed-presences.js';
 import {
   AWARENESS_CLIENT_KEY,
   AWARENESS_STATE_KEY,
@@ -10,6 +11,7 @@ import {
   type RoomEvent,
   type RoomMember,
   type RoomPeer,
+  type RoomUser,
 } from './room-peer.js';
 
 /** Options of {@link RoomPresence}. */
@@ -20,6 +22,10 @@ export interface RoomPresenceOptions {
   publish: (message: EphemeralMessage) => void;
   /** Called when the last connection of this node left. */
   onEmpty: () => void;
+  /** The room's next actor id, for users shown without a connection. */
+  nextActor: () => Promise<number>;
+  /** Keeps the room loaded while this node shows users without a connection; returns the release. */
+  hold: () => () => void;
   logger: Logger;
 }
 
@@ -42,8 +48,20 @@ export interface PresenceChange {
 export class RoomPresence {
   private readonly peers = new Map<number, RoomPeer>();
   private readonly members = new Map<number, RoomMember>();
+  /** Users shown without a connection, until their ttl passes (REST `setPresence`). */
+  readonly timed: TimedPresences;
 
-  constructor(private readonly options: RoomPresenceOptions) {}
+  constructor(private readonly options: RoomPresenceOptions) {
+    this.timed = new TimedPresences({
+      nodeId: options.nodeId,
+      publish: (message) => this.publish(message),
+      nextActor: options.nextActor,
+      hold: options.hold,
+      putMember: (member) => this.putMember(member),
+      removeMember: (actor) => this.removeMember(actor),
+      logger: options.logger,
+    });
+  }
 
   /** Connections on this node. */
   get peerCount(): number {
@@ -133,6 +151,10 @@ export class RoomPresence {
             awarenessClock: member.awarenessClock,
           });
         }
+        this.timed.announce();
+        return;
+      case 'timed-presence':
+        this.timed.receive(message, fromNode);
         return;
       case 'join': {
         const known = this.members.get(message.actor);
@@ -180,6 +202,7 @@ export class RoomPresence {
 
   /** Drops the users of nodes that stopped. */
   dropNodes(nodeIds: readonly string[]): void {
+    this.timed.dropNodes(nodeIds);
     for (const member of this.allMembers()) {
       if (member.nodeId === this.options.nodeId || !nodeIds.includes(member.nodeId)) continue;
       this.members.delete(member.actor);
@@ -213,6 +236,32 @@ export class RoomPresence {
     this.options.publish(toEphemeral(message));
   }
 
+  /**
+   * Shows a member no connection of this node backs (a timed user), or replaces the one of its
+   * actor. Connections hear of it as of any user: USER_JOINED when it is new or its user
+   * changed (after USER_LEFT of the old one), then its full presence, which makes it listed.
+   */
+  private putMember(member: RoomMember) {
+    if (this.peers.has(member.actor)) return;
+
+    const known = this.members.get(member.actor);
+    this.members.set(member.actor, member);
+    if (!known || !sameUser(known.user, member.user)) {
+      if (known) this.fanOut({ type: 'user-left', member: known });
+      this.fanOut({ type: 'user-joined', member });
+    }
+    this.fanOut({ type: 'presence', member, data: member.presence, full: true });
+  }
+
+  /** Removes a member no connection of this node backs. */
+  private removeMember(actor: number) {
+    const member = this.members.get(actor);
+    if (!member || this.peers.has(actor)) return;
+
+    this.members.delete(actor);
+    this.fanOut({ type: 'user-left', member });
+  }
+
   private applyPresence(member: RoomMember, data: Presence, change: PresenceChange) {
     if (change.targetActor !== undefined && change.targetActor >= 0) {
       // A client answers USER_JOINED with the presence it had then, but flushes it after its
@@ -235,4 +284,12 @@ export class RoomPresence {
 
     this.fanOut({ type: 'presence', member, data, full: change.full }, member.actor);
   }
+}
+
+function sameUser(a: RoomUser, b: RoomUser): boolean {
+  return (
+    a.id === b.id &&
+    JSON.stringify(a.info) === JSON.stringify(b.info) &&
+    a.scopes.join(' ') === b.scopes.join(' ')
+  );
 }

@@ -73,6 +73,11 @@ export class Room {
       onEmpty: () => {
         if (this.isIdle) this.onIdle();
       },
+      nextActor: () => options.bus.nextActor(this.key),
+      hold: () => {
+        this.pin();
+        return () => this.unpin();
+      },
       logger: this.log,
     });
   }
@@ -215,8 +220,9 @@ export class Room {
     this.presence.reauthorize(record);
   }
 
-  /** Frees the documents. */
+  /** Frees the documents and stops the timed users' timers. */
   destroy(): void {
+    this.presence.timed.clear();
     this.documents.destroy();
   }
 

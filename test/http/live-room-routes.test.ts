@@ -254,3 +254,193 @@ describe('room changes reaching live connections', () => {
     expect(sockets.kept!.close.code).toBeUndefined();
   });
 });
+
+describe('prewarming a room', () => {
+  it('loads the room into memory on the node the SDK called', async () => {
+    const node = await startNode();
+    const roomId = uniqueRoomId();
+    await createRoom(node, roomId);
+    expect(node.registry.get(roomId)).toBeUndefined();
+
+    await sdk(node).prewarmRoom(roomId);
+
+    expect(node.registry.get(roomId)?.state).toBe('ready');
+  });
+
+  it('answers 404 through the SDK for a room that does not exist', async () => {
+    const node = await startNode();
+
+    await expect(sdk(node).prewarmRoom('missing')).rejects.toMatchObject({ status: 404 });
+    expect(node.registry.get('missing')).toBeUndefined();
+  });
+});
+
+describe('presence set from the back end', () => {
+  /** The others a client lists, in short. */
+  const othersOf = (room: ReturnType<typeof enter>['room']) =>
+    room.getOthers().map((other) => ({
+      id: other.id,
+      info: other.info,
+      presence: other.presence,
+      connectionId: other.connectionId,
+    }));
+
+  it('shows a connected client the REST user with its info and presence until the ttl passes', async () => {
+    const node = await startNode();
+    const roomId = uniqueRoomId();
+    await createRoom(node, roomId);
+    const { room } = enter(node, roomId, 'alice', { initialPresence: { cursor: null } });
+    await waitForStatus(room, 'connected');
+    const events: string[] = [];
+    room.subscribe('others', (_others, event) => events.push(event.type));
+
+    await sdk(node).setPresence(roomId, {
+      userId: 'agent',
+      data: { cursor: { x: 1, y: 2 } },
+      userInfo: { name: 'AI agent', color: '#f00' },
+      ttl: 2,
+    });
+
+    await vi.waitFor(() =>
+      expect(othersOf(room)).toEqual([
+        {
+          id: 'agent',
+          info: { name: 'AI agent', color: '#f00' },
+          presence: { cursor: { x: 1, y: 2 } },
+          connectionId: expect.any(Number),
+        },
+      ]),
+    );
+    const connectionId = room.getOthers()[0]!.connectionId;
+    expect(connectionId).not.toBe(room.getSelf()!.connectionId);
+    expect((await sdk(node).getActiveUsers(roomId)).data).toContainEqual({
+      type: 'user',
+      id: 'agent',
+      connectionId,
+      info: { name: 'AI agent', color: '#f00' },
+    });
+
+    await vi.waitFor(() => expect(room.getOthers()).toEqual([]), { timeout: 5_000 });
+    expect(events).toContain('leave');
+    expect((await sdk(node).getActiveUsers(roomId)).data.map((user) => user.id)).toEqual(['alice']);
+  });
+
+  it('keeps the connection id of a living REST user and sends clients its new presence', async () => {
+    const node = await startNode();
+    const roomId = uniqueRoomId();
+    await createRoom(node, roomId);
+    const { room } = enter(node, roomId, 'alice');
+    await waitForStatus(room, 'connected');
+
+    await sdk(node).setPresence(roomId, { userId: 'agent', data: { step: 1 } });
+    await vi.waitFor(() => expect(othersOf(room)[0]?.presence).toEqual({ step: 1 }));
+    const first = room.getOthers()[0]!.connectionId;
+    await sdk(node).setPresence(roomId, { userId: 'agent', data: { step: 2 } });
+
+    await vi.waitFor(() => expect(othersOf(room)[0]?.presence).toEqual({ step: 2 }));
+    expect(othersOf(room)).toHaveLength(1);
+    expect(room.getOthers()[0]!.connectionId).toBe(first);
+  });
+
+  it('sends a client that joins later the REST user in ROOM_STATE and its presence', async () => {
+    const node = await startNode();
+    const roomId = uniqueRoomId();
+    await createRoom(node, roomId);
+    await sdk(node).setPresence(roomId, {
+      userId: 'agent',
+      data: { typing: true },
+      userInfo: { name: 'Bot' },
+    });
+
+    const socket = rawSocket(socketUrl(node, roomId, await idToken(node, 'alice')));
+    const { room } = enter(node, roomId, 'bob');
+    await waitForStatus(room, 'connected');
+
+    await vi.waitFor(() =>
+      expect(othersOf(room)).toContainEqual({
+        id: 'agent',
+        info: { name: 'Bot' },
+        presence: { typing: true },
+        connectionId: expect.any(Number),
+      }),
+    );
+    await vi.waitFor(() => expect(socket.messages[0]?.type).toBe(104));
+    const roomState = socket.messages[0] as unknown as { users: Record<string, { id: string }> };
+    expect(Object.values(roomState.users).map((user) => user.id)).toContain('agent');
+  });
+
+  it('holds the room with its REST user when no client is connected', async () => {
+    const node = await startNode({ ROOM_IDLE_UNLOAD_MS: '10' });
+    const held = uniqueRoomId();
+    const idle = uniqueRoomId();
+    await createRoom(node, held);
+    await createRoom(node, idle);
+
+    await sdk(node).setPresence(held, { userId: 'agent', data: {}, ttl: 60 });
+    await sdk(node).prewarmRoom(idle);
+
+    // The prewarmed room goes once idle; the one showing a REST user stays, with its user.
+    await vi.waitFor(() => expect(node.registry.get(idle)).toBeUndefined());
+    expect(node.registry.get(held)?.isIdle).toBe(false);
+    const users = (await sdk(node).getActiveUsers(held)).data.map((user) => user.id);
+    expect(users).toEqual(['agent']);
+  });
+
+  it('answers 404 through the SDK for a room that does not exist', async () => {
+    const node = await startNode();
+
+    await expect(
+      sdk(node).setPresence('missing', { userId: 'agent', data: {} }),
+    ).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('refuses invalid bodies with 4xx and the Liveblocks error shape, showing nobody', async () => {
+    const node = await startNode();
+    const roomId = uniqueRoomId();
+    await createRoom(node, roomId);
+    const cases: Array<[string | undefined, number]> = [
+      [JSON.stringify({ data: {} }), 422],
+      [JSON.stringify({ userId: '', data: {} }), 422],
+      [JSON.stringify({ userId: 'u'.repeat(257), data: {} }), 422],
+      [JSON.stringify({ userId: 7, data: {} }), 422],
+      [JSON.stringify({ userId: 'agent' }), 422],
+      [JSON.stringify({ userId: 'agent', data: null }), 422],
+      [JSON.stringify({ userId: 'agent', data: [1] }), 422],
+      [JSON.stringify({ userId: 'agent', data: 'x' }), 422],
+      [JSON.stringify({ userId: 'agent', data: {}, ttl: 1 }), 422],
+      [JSON.stringify({ userId: 'agent', data: {}, ttl: 3600 }), 422],
+      [JSON.stringify({ userId: 'agent', data: {}, ttl: 2.5 }), 422],
+      [JSON.stringify({ userId: 'agent', data: {}, ttl: '60' }), 422],
+      [JSON.stringify({ userId: 'agent', data: {}, userInfo: 'Bot' }), 422],
+      [JSON.stringify({ userId: 'agent', data: {}, userInfo: { name: 'x'.repeat(1100) } }), 422],
+      [JSON.stringify({ userId: 'agent', data: {}, extra: 1 }), 422],
+      [JSON.stringify([{ userId: 'agent', data: {} }]), 422],
+      ['{"userId": "agent", "data": {', 400],
+      [undefined, 422],
+    ];
+
+    for (const [body, status] of cases) {
+      const response = await call(node, 'POST', `${roomPath(roomId)}/presence`, {
+        ...(body === undefined ? {} : { body, headers: { 'content-type': 'application/json' } }),
+      });
+      expect(response.status, body).toBe(status);
+      expect(await response.json(), body).toMatchObject({
+        error: expect.any(String),
+        message: expect.any(String),
+      });
+    }
+    expect((await sdk(node).getActiveUsers(roomId)).data).toEqual([]);
+  });
+
+  it('accepts the ttl bounds 2 and 3599', async () => {
+    const node = await startNode();
+    const roomId = uniqueRoomId();
+    await createRoom(node, roomId);
+
+    await sdk(node).setPresence(roomId, { userId: 'short', data: {}, ttl: 2 });
+    await sdk(node).setPresence(roomId, { userId: 'long', data: {}, ttl: 3599 });
+
+    const ids = (await sdk(node).getActiveUsers(roomId)).data.map((user) => user.id);
+    expect(ids.sort()).toEqual(['long', 'short']);
+  });
+});
