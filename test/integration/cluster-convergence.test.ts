@@ -1,3 +1,4 @@
+import type { LiveList, LiveMap, LiveObject } from '@liveblocks/client';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 
 import {
@@ -13,13 +14,22 @@ import {
   allSent,
   expectConverged,
   expectServedByNode,
+  expectStorageConverged,
+  initializeWritesStorage,
   keysIn,
   liveblocksWriter,
   startLoad,
+  storageWriter,
   yWebsocketWriter,
   type Target,
 } from '../support/cluster-workload.js';
 import { startRedisServer, type TestRedisServer } from '../support/redis-server.js';
+import {
+  enterStorageRoom,
+  serverJson,
+  sorted,
+  waitForConvergence,
+} from '../support/storage-clients.js';
 import {
   metricValue,
   redisAdmin,
@@ -114,11 +124,52 @@ describe('three nodes over one Redis', () => {
     expect(lb0.session.room.getOthers().map((other) => other.id)).toContain('yws2');
   });
 
+  it('converges Storage (LiveObject, LiveMap, LiveList) edited concurrently on three nodes', async () => {
+    const target = await newRoom();
+    await restClient(cluster.nodes[0]!.direct).initializeStorageDocument(target.roomId, {
+      liveblocksType: 'LiveObject',
+      data: {
+        object: { liveblocksType: 'LiveObject', data: { title: 'start' } },
+        map: { liveblocksType: 'LiveMap', data: {} },
+        list: { liveblocksType: 'LiveList', data: [] },
+      },
+    });
+    const clients = await Promise.all(
+      cluster.nodes.map((node, i) =>
+        enterStorageRoom(node.direct, target.roomId, `storage-${i}`, {
+          token: () => mintIdToken(node.direct, `storage-${i}`, { organizationId: ORG }),
+        }),
+      ),
+    );
+
+    for (const [i, client] of clients.entries()) {
+      const root = client.root();
+      for (let n = 0; n < 10; n++) {
+        (root.get('list') as LiveList<string>).push(`${i}.${n}`);
+        (root.get('map') as LiveMap<string, number>).set(`k${i}.${n}`, n);
+      }
+      // The same field from every node: one value wins, the same everywhere.
+      (root.get('object') as LiveObject<{ title: string }>).set('title', `from ${i}`);
+    }
+
+    const served = (await waitForConvergence(cluster.nodes[0]!.direct, target.roomId, clients)) as {
+      list: string[];
+      map: Record<string, number>;
+    };
+    expect(served.list).toHaveLength(30);
+    expect(Object.keys(served.map)).toHaveLength(30);
+    for (const node of cluster.nodes.slice(1)) {
+      expect(sorted(await serverJson(node.direct, target.roomId))).toEqual(sorted(served));
+    }
+  });
+
   it('repairs from the room log what a node missed while its subscriber connection was killed', async ({
     annotate,
   }) => {
     const target = await newRoom();
+    await initializeWritesStorage(cluster.nodes[0]!.direct, target.roomId);
     const ledger = new AckLedger();
+    const storageLedger = new AckLedger();
     const [a, b, c] = cluster.nodes;
     const burster = await yWebsocketWriter(a!.direct, target, 'burst0', ledger);
     const writers = [
@@ -127,7 +178,11 @@ describe('three nodes over one Redis', () => {
       await liveblocksWriter(c!.direct, target, 'lb2', ledger),
       await yWebsocketWriter(c!.direct, target, 'yws2', ledger),
     ];
-    const load = startLoad(writers.slice(1), 40);
+    const storageWriters = [
+      await storageWriter(b!.direct, target, 'st1', storageLedger),
+      await storageWriter(c!.direct, target, 'st2', storageLedger),
+    ];
+    const load = startLoad([...writers.slice(1), ...storageWriters], 40);
     await vi.waitFor(() => expect(ledger.size).toBeGreaterThan(30));
     const repairsBefore = await gapRepairsOf(c!.direct);
     const admin = redisAdmin(redis.url);
@@ -150,8 +205,11 @@ describe('three nodes over one Redis', () => {
     load.stop();
 
     await expectConverged(writers, allSent(writers), ledger);
+    await expectStorageConverged(storageWriters, allSent(storageWriters), storageLedger);
     await expectServedByNode(c!.direct, target.roomId, allSent(writers), ledger);
-    const repaired = c!.child.logs.find((record) => record.msg === 'room log gap repaired');
+    const repaired = c!.child.logs.find(
+      (record) => record.msg === 'room log gap repaired' && record.room === target.roomId,
+    );
     expect(repaired).toMatchObject({ node: c!.nodeId, org: ORG, room: target.roomId });
     expect(repaired!.entries).toBeGreaterThan(0);
     await annotate(

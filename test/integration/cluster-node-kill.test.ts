@@ -6,8 +6,12 @@ import {
   allSent,
   expectConverged,
   expectServedByNode,
+  expectStorageConverged,
+  expectStorageServedByNode,
+  initializeWritesStorage,
   liveblocksWriter,
   startLoad,
+  storageWriter,
   yWebsocketWriter,
   type LiveblocksWriter,
   type Target,
@@ -20,7 +24,8 @@ import { startWeftCluster } from '../support/weft-cluster.js';
  * the nodes through failover proxies (one per node, preferring it, as a load balancer with
  * backup servers would): the victim's clients reconnect through the same proxy and land on a
  * live node. The other nodes must drop the victim's users within a few seconds, everyone must
- * converge, and a node that never held the room must serve every acknowledged write.
+ * converge on Yjs and Storage, and a node that never held the room must serve every
+ * acknowledged write.
  */
 
 const TARGET: Target = { roomId: 'cluster-kill-room', organizationId: 'acme' };
@@ -40,7 +45,9 @@ describe('a node SIGKILLed under load', () => {
       defaultAccesses: ['room:write'],
       organizationId: TARGET.organizationId,
     });
+    await initializeWritesStorage(a!.direct, TARGET.roomId);
     const ledger = new AckLedger();
+    const storageLedger = new AckLedger();
     const survivors: LiveblocksWriter[] = [
       await liveblocksWriter(a!.entry, TARGET, 'lb0', ledger),
       await liveblocksWriter(b!.entry, TARGET, 'lb1', ledger),
@@ -48,22 +55,27 @@ describe('a node SIGKILLed under load', () => {
     const victimLb = await liveblocksWriter(victim!.entry, TARGET, 'lb2', ledger);
     const victimYws = await yWebsocketWriter(victim!.entry, TARGET, 'yws2', ledger);
     const writers = [...survivors, victimLb, victimYws];
+    const storageWriters = [
+      await storageWriter(b!.entry, TARGET, 'st1', storageLedger),
+      await storageWriter(victim!.entry, TARGET, 'st2', storageLedger),
+    ];
+    const victimUsers = ['lb2', 'yws2', 'st2'];
 
     // Everyone sees everyone: the victim's two users are on the survivors' lists.
     await vi.waitFor(() => {
       for (const survivor of survivors) {
         expect(usersOf(survivor)).toEqual(
-          ['lb0', 'lb1', 'lb2', 'yws2'].filter((id) => id !== survivor.name),
+          ['lb0', 'lb1', 'lb2', 'st1', 'st2', 'yws2'].filter((id) => id !== survivor.name),
         );
       }
     });
     const victimConnections = new Set(
       survivors[0]!.session.room
         .getOthers()
-        .filter((other) => other.id === 'lb2' || other.id === 'yws2')
+        .filter((other) => victimUsers.includes(other.id!))
         .map((other) => other.connectionId),
     );
-    expect(victimConnections.size).toBe(2);
+    expect(victimConnections.size).toBe(3);
     const leftAt = survivors.map(() => new Map<number, number>());
     survivors.forEach((survivor, i) =>
       survivor.session.room.events.others.subscribe((event) => {
@@ -73,7 +85,7 @@ describe('a node SIGKILLed under load', () => {
       }),
     );
 
-    const load = startLoad(writers, WRITE_INTERVAL_MS);
+    const load = startLoad([...writers, ...storageWriters], WRITE_INTERVAL_MS);
     await vi.waitFor(() => expect(ledger.of('lb2').length).toBeGreaterThan(20), {
       timeout: 5_000,
     });
@@ -107,15 +119,21 @@ describe('a node SIGKILLed under load', () => {
         expect(victimLb.session.room.getStatus()).toBe('connected');
         expect(victimLb.session.room.getSelf()?.connectionId).not.toBe(victimSelf);
         expect(victimYws.session.provider.wsconnected).toBe(true);
+        expect(storageWriters[1]!.storage.room.getStatus()).toBe('connected');
       },
       { timeout: 10_000, interval: 20 },
     );
     const reconnectedMs = Math.max(lbBackAt!, ywsBackAt!) - killedAt;
-    const acked = { lb2: ledger.of('lb2').length, yws2: ledger.of('yws2').length };
+    const acked = {
+      lb2: ledger.of('lb2').length,
+      yws2: ledger.of('yws2').length,
+      st2: storageLedger.of('st2').length,
+    };
     await vi.waitFor(
       () => {
         expect(ledger.of('lb2').length).toBeGreaterThan(acked.lb2 + 10);
         expect(ledger.of('yws2').length).toBeGreaterThan(acked.yws2 + 10);
+        expect(storageLedger.of('st2').length).toBeGreaterThan(acked.st2 + 10);
       },
       { timeout: 10_000 },
     );
@@ -124,13 +142,15 @@ describe('a node SIGKILLed under load', () => {
     expect(victim!.proxy.routed.slice(-1)[0]).not.toBe(victim!.child.port);
 
     await expectConverged(writers, allSent(writers), ledger);
+    await expectStorageConverged(storageWriters, allSent(storageWriters), storageLedger);
     // A node started now never held the room: it loads it from Postgres and Redis.
     const witness = await cluster.startNode('kill-witness');
     await expectServedByNode(witness, TARGET.roomId, allSent(writers), ledger);
+    await expectStorageServedByNode(witness, TARGET.roomId, allSent(storageWriters), storageLedger);
     await annotate(
       `node SIGKILL → USER_LEFT on every other node after ${Math.round(userLeftMs)} ms; ` +
         `its clients reconnected after ${Math.round(reconnectedMs)} ms; ` +
-        `${ledger.size} acknowledged writes, all present`,
+        `${ledger.size} acknowledged Yjs writes and ${storageLedger.size} Storage writes, all present`,
     );
   });
 });

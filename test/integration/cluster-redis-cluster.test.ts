@@ -7,7 +7,11 @@ import {
   allSent,
   expectConverged,
   expectServedByNode,
+  expectStorageConverged,
+  expectStorageServedByNode,
+  initializeWritesStorage,
   liveblocksWriter,
+  storageWriter,
   yWebsocketWriter,
   type Target,
 } from '../support/cluster-workload.js';
@@ -17,13 +21,13 @@ import { startWeftCluster } from '../support/weft-cluster.js';
 /**
  * Three Weft nodes over a 3-master Redis Cluster (`REDIS_URL=redis-cluster://…`): rooms whose
  * keys sit on different shards each get clients on all three nodes, which see each other's
- * presence and broadcasts and converge on Yjs, as over one Redis server.
+ * presence and broadcasts and converge on Yjs and Storage, as over one Redis server.
  */
 
 const ORG = 'acme';
 
 describe('three nodes over a 3-master Redis Cluster', () => {
-  it('spreads rooms over the shards and converges presence, broadcast and Yjs in each across nodes', async () => {
+  it('spreads rooms over the shards and converges presence, broadcast, Yjs and Storage in each across nodes', async () => {
     const redis = await startRedisCluster(3);
     const cluster = await startWeftCluster({ redisUrl: redis.url, idPrefix: 'shard' });
     const rooms = await roomsOnEveryShard(redis, 3);
@@ -35,9 +39,15 @@ describe('three nodes over a 3-master Redis Cluster', () => {
       });
       // Each room's clients start on a different node, so every node serves every protocol.
       const [first, second, third] = [0, 1, 2].map((i) => cluster.nodes[(r + i) % 3]!.direct);
+      await initializeWritesStorage(first!, target.roomId);
       const ledger = new AckLedger();
+      const storageLedger = new AckLedger();
       const lb = await liveblocksWriter(first!, target, `lb${r}`, ledger);
       const yws = await yWebsocketWriter(second!, target, `yws${r}`, ledger);
+      const storage = [
+        await storageWriter(second!, target, `st${r}a`, storageLedger),
+        await storageWriter(third!, target, `st${r}b`, storageLedger),
+      ];
       const watcher = await enterRoom(third!, target.roomId, {
         token: () => mintIdToken(third!, `watch${r}`, { organizationId: ORG }),
         initialPresence: { pointer: r },
@@ -54,10 +64,11 @@ describe('three nodes over a 3-master Redis Cluster', () => {
       await vi.waitFor(() => expect(events).toEqual([{ room: r }]));
 
       for (let i = 0; i < 20; i++) {
-        lb.write();
-        yws.write();
+        for (const writer of [lb, yws, ...storage]) writer.write();
       }
       await expectConverged([lb, yws], allSent([lb, yws]), ledger);
+      await expectStorageConverged(storage, allSent(storage), storageLedger);
+      await expectStorageServedByNode(first!, target.roomId, allSent(storage), storageLedger);
       await expectServedByNode(third!, target.roomId, allSent([lb, yws]), ledger);
       // The room lives on its shard: its log there, its channel a sharded one there.
       const keys = roomKeys(target);

@@ -6,8 +6,12 @@ import {
   allSent,
   expectConverged,
   expectServedByNode,
+  expectStorageConverged,
+  expectStorageServedByNode,
+  initializeWritesStorage,
   liveblocksWriter,
   startLoad,
+  storageWriter,
   yWebsocketWriter,
   type Target,
 } from '../support/cluster-workload.js';
@@ -41,12 +45,18 @@ describe('Redis SIGKILLed and restarted under load', () => {
       defaultAccesses: ['room:write'],
       organizationId: TARGET.organizationId,
     });
+    await initializeWritesStorage(a!.direct, TARGET.roomId);
     const ledger = new AckLedger();
+    const storageLedger = new AckLedger();
     const lb0 = await liveblocksWriter(a!.direct, TARGET, 'lb0', ledger);
     const lb1 = await liveblocksWriter(b!.direct, TARGET, 'lb1', ledger);
     const yws0 = await yWebsocketWriter(a!.direct, TARGET, 'yws0', ledger);
     const yws1 = await yWebsocketWriter(b!.direct, TARGET, 'yws1', ledger);
     const writers = [lb0, lb1, yws0, yws1];
+    const storageWriters = [
+      await storageWriter(a!.direct, TARGET, 'st0', storageLedger),
+      await storageWriter(b!.direct, TARGET, 'st1', storageLedger),
+    ];
     const closes: CloseInfo[][] = [
       lb0.session.closes,
       lb1.session.closes,
@@ -54,7 +64,7 @@ describe('Redis SIGKILLed and restarted under load', () => {
       yws1.session.closes,
     ];
 
-    const load = startLoad(writers, WRITE_INTERVAL_MS);
+    const load = startLoad([...writers, ...storageWriters], WRITE_INTERVAL_MS);
     await vi.waitFor(() => expect(ledger.size).toBeGreaterThan(60), { timeout: 5_000 });
 
     const killedAt = performance.now();
@@ -93,12 +103,19 @@ describe('Redis SIGKILLed and restarted under load', () => {
     }
     // Every writer's new writes get acknowledged again.
     const ackedAfterRestart = new Map(
-      writers.map((writer) => [writer.name, ledger.of(writer.name).length]),
+      [...writers.map((writer) => [writer.name, ledger.of(writer.name).length] as const)].concat(
+        storageWriters.map((writer) => [writer.name, storageLedger.of(writer.name).length]),
+      ),
     );
     await vi.waitFor(
       () => {
         for (const writer of writers) {
           expect(ledger.of(writer.name).length).toBeGreaterThan(
+            ackedAfterRestart.get(writer.name)! + 5,
+          );
+        }
+        for (const writer of storageWriters) {
+          expect(storageLedger.of(writer.name).length).toBeGreaterThan(
             ackedAfterRestart.get(writer.name)! + 5,
           );
         }
@@ -108,8 +125,8 @@ describe('Redis SIGKILLed and restarted under load', () => {
     load.stop();
 
     // Nothing written after the kill was acknowledged before Redis was back.
-    const sentAt = new Map(writers.flatMap((writer) => [...writer.sent]));
-    const ackedTooEarly = [...ledger.firstSeen].filter(
+    const sentAt = new Map([...writers, ...storageWriters].flatMap((writer) => [...writer.sent]));
+    const ackedTooEarly = [...ledger.firstSeen, ...storageLedger.firstSeen].filter(
       ([key, at]) => sentAt.get(key)! > killedAt && at < restartedAt,
     );
     expect(ackedTooEarly).toEqual([]);
@@ -118,12 +135,19 @@ describe('Redis SIGKILLed and restarted under load', () => {
     ).toBeGreaterThan(0);
 
     await expectConverged(writers, allSent(writers), ledger);
+    await expectStorageConverged(storageWriters, allSent(storageWriters), storageLedger);
     await expectServedByNode(witness!.direct, TARGET.roomId, allSent(writers), ledger);
+    await expectStorageServedByNode(
+      witness!.direct,
+      TARGET.roomId,
+      allSent(storageWriters),
+      storageLedger,
+    );
     const closed1013 = closes.flat().filter((close) => close.code === 1013).length;
     await annotate(
       `Redis down ${Math.round(restartedAt - killedAt)} ms; writes acknowledged again ` +
         `${Math.round(flowingMs)} ms after the restart; ${closed1013} socket(s) closed with 1013; ` +
-        `${ledger.size} acknowledged writes, all present`,
+        `${ledger.size} acknowledged Yjs writes and ${storageLedger.size} Storage writes, all present`,
     );
   });
 });

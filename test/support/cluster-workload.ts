@@ -1,3 +1,4 @@
+import type { LiveMap } from '@liveblocks/client';
 import { expect, vi } from 'vitest';
 import { WebsocketProvider } from 'y-websocket';
 import * as Y from 'yjs';
@@ -10,17 +11,20 @@ import {
   mintIdToken,
   openLiveblocksYjs,
   openYWebsocket,
+  restClient,
   type ClientSession,
   type NodeAddress,
   type YWebsocketSession,
   type YjsSession,
 } from './clients.js';
 import { cleanUpAfter } from './start-node.js';
+import { enterStorageRoom, type StorageClient } from './storage-clients.js';
 
 /**
  * Load for cluster fault tests: real `@liveblocks/yjs` and `y-websocket` clients that each
- * write keys of their own into one Y.Map, a ledger of every key the server ever sent to any
- * client (an acknowledged write: it left the room log), and convergence checks.
+ * write keys of their own into one Y.Map, real `@liveblocks/client` clients that do the same in
+ * a Storage LiveMap, ledgers of every key the server ever sent to any client (an acknowledged
+ * write: it left the room log), and convergence checks.
  */
 
 /** The Y.Map every writer writes into. */
@@ -152,8 +156,118 @@ export async function presenceWatcher(
   });
 }
 
+/** A `@liveblocks/client` writing keys of its own into the LiveMap `writes` of Storage. */
+export interface StorageWriter extends Omit<Writer, 'doc'> {
+  readonly storage: StorageClient;
+  /** Writers' keys in this client's Storage now. */
+  keys(): Set<string>;
+}
+
+/** The Storage every storage writer expects: `{ writes: LiveMap }`, made before they join. */
+export async function initializeWritesStorage(node: NodeAddress, roomId: string): Promise<void> {
+  await restClient(node).initializeStorageDocument(roomId, {
+    liveblocksType: 'LiveObject',
+    data: { [WRITES_MAP]: { liveblocksType: 'LiveMap', data: {} } },
+  });
+}
+
+/**
+ * A real `@liveblocks/client` through `address` that writes Storage keys of its own and records
+ * in `ledger` every other writer's key its Storage receives: the server sent it, so it was in
+ * the room log (an acknowledged write).
+ */
+export async function storageWriter(
+  address: NodeAddress,
+  target: Target,
+  name: string,
+  ledger: AckLedger,
+): Promise<StorageWriter> {
+  const storage = await enterStorageRoom(address, target.roomId, name, {
+    token: () => mintIdToken(address, name, { organizationId: target.organizationId }),
+  });
+  const writes = () => storage.root().get(WRITES_MAP) as LiveMap<string, number>;
+  const keys = () => new Set([...writes().keys()].filter((key) => KEY_PATTERN.test(key)));
+  const own = `w:${name}:`;
+  storage.room.events.storageBatch.subscribe(() => {
+    const now = performance.now();
+    for (const key of keys()) {
+      if (!key.startsWith(own) && !ledger.firstSeen.has(key)) ledger.firstSeen.set(key, now);
+    }
+  });
+
+  const sent = new Map<string, number>();
+  let next = 0;
+  return {
+    name,
+    storage,
+    sent,
+    keys,
+    write() {
+      const key = `${own}${next}`;
+      sent.set(key, performance.now());
+      writes().set(key, next++);
+    },
+  };
+}
+
+/**
+ * Waits until every storage writer holds exactly `expected` in its Storage and has nothing
+ * unacknowledged, then checks that every acknowledged key is among them.
+ */
+export async function expectStorageConverged(
+  writers: readonly StorageWriter[],
+  expected: ReadonlySet<string>,
+  ledger: AckLedger,
+  timeoutMs = CONVERGE_TIMEOUT_MS,
+): Promise<void> {
+  await vi.waitFor(
+    () => {
+      for (const writer of writers) {
+        const held = writer.keys();
+        const missing = [...expected].filter((key) => !held.has(key));
+        const status = writer.storage.room.getStorageStatus();
+        if (missing.length > 0 || held.size !== expected.size || status !== 'synchronized') {
+          throw new Error(
+            `${writer.name} (storage ${status}) holds ${held.size} of ${expected.size} keys; ` +
+              `missing ${missing.length} (${missing.slice(0, 5).join(', ')})`,
+          );
+        }
+      }
+    },
+    { timeout: timeoutMs, interval: 50 },
+  );
+  expect([...ledger.firstSeen.keys()].filter((key) => !expected.has(key))).toEqual([]);
+}
+
+/** The Storage keys a node serves over REST: every written and acknowledged key must be there. */
+export async function expectStorageServedByNode(
+  node: NodeAddress,
+  roomId: string,
+  expected: ReadonlySet<string>,
+  ledger: AckLedger,
+): Promise<void> {
+  const json = (await restClient(node).getStorageDocument(roomId, 'json')) as Record<
+    string,
+    Record<string, number>
+  >;
+  const served = new Set(Object.keys(json[WRITES_MAP] ?? {}));
+  const acked = [...ledger.firstSeen.keys()];
+  expect(
+    acked.filter((key) => !served.has(key)),
+    'acknowledged keys missing',
+  ).toEqual([]);
+  expect(
+    [...expected].filter((key) => !served.has(key)),
+    'written keys missing',
+  ).toEqual([]);
+  expect(served.size).toBe(expected.size);
+}
+
 /** Writes one key per writer every `intervalMs` until stopped (or the test ends). */
-export function startLoad(writers: readonly Writer[], intervalMs: number): { stop(): void } {
+export function startLoad(
+  writers: readonly Pick<Writer, 'write'>[],
+  intervalMs: number,
+): { stop(): void } {
   const timer = setInterval(() => {
     for (const writer of writers) writer.write();
   }, intervalMs);
@@ -163,7 +277,7 @@ export function startLoad(writers: readonly Writer[], intervalMs: number): { sto
 }
 
 /** Every key the writers wrote. */
-export function allSent(writers: readonly Writer[]): Set<string> {
+export function allSent(writers: readonly Pick<Writer, 'sent'>[]): Set<string> {
   const keys = new Set<string>();
   for (const writer of writers) for (const key of writer.sent.keys()) keys.add(key);
   return keys;
