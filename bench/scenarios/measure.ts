@@ -162,7 +162,9 @@ export function cpuHeadline(results: readonly SystemResult[], scenario: string):
       const publishes =
         figureValue(weft, 'redis-publish-per-sent') ?? figureValue(weft, 'redis-spublish-per-sent');
       if (publishes !== undefined) {
-        lines.push(`${name}: ${publishes.toFixed(2)} Redis publishes per sent update (target 1).`);
+        lines.push(
+          `${name}: ${publishes.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })} Redis publishes per sent update (target 1).`,
+        );
       }
       continue;
     }
