@@ -8,15 +8,28 @@ import type { AppContext } from './app-context.js';
 
 const RoomParams = Type.Object({ roomId: Type.String() });
 const StorageQuery = Type.Object({ format: Type.Optional(Type.String()) });
+const JSON_PATCH_TYPE = 'application/json-patch+json';
 
 /**
  * A room's Storage over REST, as `@liveblocks/node` 3.24.2 calls it: read as plain LSON or as
- * plain JSON, initialized from plain LSON, deleted. Writes go through the room log like a
+ * plain JSON, initialized from plain LSON, deleted; and changed by a JSON Patch, as Liveblocks
+ * documents it. Writes go through the room log like a
  * client's, so that every node and every connected client get them: connected clients receive
  * them as ops instead of being disconnected.
  */
 export function registerStorageRoutes(fastify: FastifyInstance, context: AppContext): void {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
+
+  // RFC 6902's own media type, for clients that send it instead of application/json.
+  if (!fastify.hasContentTypeParser(JSON_PATCH_TYPE)) {
+    fastify.addContentTypeParser(JSON_PATCH_TYPE, { parseAs: 'string' }, (_request, body, done) => {
+      try {
+        done(null, JSON.parse(typeof body === 'string' ? body : body.toString('utf8')));
+      } catch {
+        done(new WeftError('INVALID_JSON'), undefined);
+      }
+    });
+  }
 
   /** Runs `work` on the loaded room; 404 when the room does not exist. */
   async function withRoom<T>(roomId: string, work: (room: Room) => Promise<T> | T): Promise<T> {
@@ -54,6 +67,25 @@ export function registerStorageRoutes(fastify: FastifyInstance, context: AppCont
       );
       if (result.outcome === 'not-empty') throw new WeftError('CANNOT_UPDATE_EXISTING_STORAGE');
       return reply.status(200).send(result.plainLson);
+    },
+  );
+
+  app.patch(
+    '/v2/rooms/:roomId/storage/json-patch',
+    { schema: { params: RoomParams } },
+    async (request, reply) => {
+      if (!Array.isArray(request.body)) {
+        throw new WeftError(
+          'UNPROCESSABLE_ENTITY',
+          'Send a JSON array of JSON Patch operations (RFC 6902).',
+        );
+      }
+      const patch = request.body;
+      const result = await withRoom(request.params.roomId, (room) => room.patchStorage(patch));
+      if (result.outcome === 'patch-failed') {
+        throw new WeftError('UNPROCESSABLE_ENTITY', `The patch was not applied: ${result.reason}.`);
+      }
+      return reply.status(200).send({});
     },
   );
 

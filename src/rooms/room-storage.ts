@@ -18,7 +18,7 @@ export interface StorageRejection {
 }
 
 /** The outcome of a REST write, for the call waiting on the node that wrote it. */
-export type StorageWriteOutcome = 'applied' | 'not-empty';
+export type StorageWriteOutcome = 'applied' | 'not-empty' | 'patch-failed';
 
 /** What applying one Storage entry of the log changed, for the connections to send. */
 export interface StorageUpdate {
@@ -28,8 +28,12 @@ export interface StorageUpdate {
   readonly toOthers: readonly unknown[];
   /** Refused ops of the writer, sent after `toSender`; null when none. */
   readonly rejected: StorageRejection | null;
-  /** The REST call this entry answers, with its outcome. */
-  readonly request?: { readonly id: string; readonly outcome: StorageWriteOutcome };
+  /** The REST call this entry answers, with its outcome (and why, when it failed). */
+  readonly request?: {
+    readonly id: string;
+    readonly outcome: StorageWriteOutcome;
+    readonly reason?: string;
+  };
 }
 
 /** What a room needs from its Storage. */

@@ -19,6 +19,13 @@ import { encodeStorageCommand } from './storage-command-codec.js';
 import { TreeRoomStorage, initializeOps } from './tree-room-storage.js';
 import { YjsDocuments } from './yjs-documents.js';
 
+/** What a REST Storage write did, once applied on this node. */
+export interface StorageWriteResult {
+  readonly outcome: StorageWriteOutcome;
+  /** Why it failed, for `patch-failed`. */
+  readonly reason?: string;
+}
+
 /** Lifecycle of a room in memory. */
 export type RoomState = 'loading' | 'ready' | 'unloading';
 
@@ -60,7 +67,7 @@ export class Room {
   private pins = 0;
   private readonly log: Logger;
   /** REST Storage writes waiting for their entry, by request id; filled in when applied. */
-  private readonly storageRequests = new Map<string, StorageWriteOutcome | undefined>();
+  private readonly storageRequests = new Map<string, StorageWriteResult | undefined>();
 
   constructor(private readonly options: RoomOptions) {
     this.record = options.record;
@@ -201,12 +208,22 @@ export class Room {
     // Node ids of the server embed an actor of the room's counter, as a connection's do.
     const actor = await this.options.bus.nextActor(this.key);
     const built = initializeOps(plainLson, actor);
-    const outcome = await this.submitStorageWrite((request) => ({
+    const { outcome } = await this.submitStorageWrite((request) => ({
       kind: 'initialize',
       ops: built.ops,
       request,
     }));
     return { outcome, plainLson: built.plainLson };
+  }
+
+  /**
+   * Applies a JSON Patch (`PATCH …/storage/json-patch`) through the log, against the Storage as
+   * it is when the entry is applied: all of it, or nothing with `patch-failed` and the reason.
+   */
+  async patchStorage(patch: unknown): Promise<StorageWriteResult> {
+    // New nodes are named after an actor of the room's counter, as a connection's are.
+    const actor = await this.options.bus.nextActor(this.key);
+    return this.submitStorageWrite((request) => ({ kind: 'json-patch', patch, actor, request }));
   }
 
   /** Empties the Storage (`DELETE …/storage`) through the log; clients receive the deletions. */
@@ -236,7 +253,7 @@ export class Room {
   /** Appends a REST Storage write and resolves with its outcome once applied here. */
   private async submitStorageWrite(
     command: (request: string) => Parameters<typeof encodeStorageCommand>[0],
-  ): Promise<StorageWriteOutcome> {
+  ): Promise<StorageWriteResult> {
     const request = randomUUID();
     const payload = encodeStorageCommand(command(request));
     // Registered before the append: the log may deliver the entry before append resolves.
@@ -247,7 +264,7 @@ export class Room {
       ]);
       this.options.metrics?.logEntries.inc({ kind: 'storage' });
       await this.waitApplied(seq!);
-      return this.storageRequests.get(request) ?? 'applied';
+      return this.storageRequests.get(request) ?? { outcome: 'applied' };
     } finally {
       this.storageRequests.delete(request);
     }
@@ -276,7 +293,8 @@ export class Room {
   private applyStorageEntry(entry: StorageOpsEntry) {
     const update = this.storage.applyEntry(entry);
     if (update.request && this.storageRequests.has(update.request.id)) {
-      this.storageRequests.set(update.request.id, update.request.outcome);
+      const { outcome, reason } = update.request;
+      this.storageRequests.set(update.request.id, { outcome, reason });
     }
     if (update.toSender.length === 0 && update.toOthers.length === 0 && !update.rejected) return;
 

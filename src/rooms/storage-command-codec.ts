@@ -7,6 +7,8 @@
  * { "initialize": [...], "request": id }    POST …/storage: ops that build the new tree,
  *                                           applied only when the tree is empty
  * { "delete": true, "request": id }         DELETE …/storage: every root key removed
+ * { "jsonPatch": [...], "actor": n,         PATCH …/storage/json-patch: the operations as
+ *   "request": id }                         sent, new nodes named after the actor
  * ```
  *
  * `request` names the REST call waiting for the outcome on the node that wrote the entry; it
@@ -17,7 +19,13 @@
 export type StorageCommand =
   | { readonly kind: 'ops'; readonly ops: readonly unknown[] }
   | { readonly kind: 'initialize'; readonly ops: readonly unknown[]; readonly request: string }
-  | { readonly kind: 'delete'; readonly request: string };
+  | { readonly kind: 'delete'; readonly request: string }
+  | {
+      readonly kind: 'json-patch';
+      readonly patch: unknown;
+      readonly actor: number;
+      readonly request: string;
+    };
 
 /** Thrown for a payload that is not a Storage command this version understands. */
 export class StorageCommandFormatError extends Error {
@@ -36,6 +44,14 @@ export function encodeStorageCommand(command: StorageCommand): Uint8Array {
       return encoder.encode(JSON.stringify({ initialize: command.ops, request: command.request }));
     case 'delete':
       return encoder.encode(JSON.stringify({ delete: true, request: command.request }));
+    case 'json-patch':
+      return encoder.encode(
+        JSON.stringify({
+          jsonPatch: command.patch,
+          actor: command.actor,
+          request: command.request,
+        }),
+      );
   }
 }
 
@@ -62,5 +78,13 @@ export function decodeStorageCommand(payload: Uint8Array): StorageCommand {
     return { kind: 'initialize', ops: fields.initialize, request: fields.request };
   }
   if (fields.delete === true) return { kind: 'delete', request: fields.request };
+  if ('jsonPatch' in fields && Number.isSafeInteger(fields.actor)) {
+    return {
+      kind: 'json-patch',
+      patch: fields.jsonPatch,
+      actor: fields.actor as number,
+      request: fields.request,
+    };
+  }
   throw new StorageCommandFormatError('storage entry payload names no known command');
 }

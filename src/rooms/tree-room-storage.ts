@@ -13,6 +13,7 @@ import { StorageTree, rejectAll } from '../storage-tree/storage-tree.js';
 import { createOpOf, listResyncOps } from './list-resync.js';
 import type { StorageOpsEntry } from './log-entry-codec.js';
 import { decodeStorageCommand, type StorageCommand } from './storage-command-codec.js';
+import { jsonPatchOps } from './storage-json-patch.js';
 import type {
   CompactStorageNode,
   RoomStorage,
@@ -136,6 +137,14 @@ export class TreeRoomStorage implements RoomStorage {
         return this.#applyRestOps(command.ops, entry.origin, command.request);
       case 'delete':
         return this.#applyRestOps(this.#rootKeyDeletions(), entry.origin, command.request);
+      case 'json-patch': {
+        const patch = jsonPatchOps(this.#tree, command.patch, command.actor);
+        if (!patch.ok) {
+          const outcome = 'patch-failed';
+          return { ...NOTHING, request: { id: command.request, outcome, reason: patch.reason } };
+        }
+        return this.#applyRestOps(patch.ops, entry.origin, command.request);
+      }
     }
   }
 

@@ -134,15 +134,90 @@ describe('storage REST routes', () => {
     expect(await sdk(node).getStorageDocument(roomId, 'json')).toEqual({});
   });
 
+  it('applies a JSON Patch in order and answers 200', async () => {
+    const node = await startNode();
+    const roomId = uniqueRoomId();
+    await createRoom(node, roomId);
+    await sdk(node).initializeStorageDocument(roomId, DOCUMENT as never);
+
+    const response = await call(
+      node,
+      'PATCH',
+      `${storagePath(roomId)}/json-patch`,
+      JSON.stringify([
+        { op: 'replace', path: '/title', value: 'done' },
+        { op: 'add', path: '/list/-', value: { done: true } },
+        { op: 'move', from: '/map/k', path: '/moved' },
+      ]),
+    );
+
+    expect(response.status).toBe(200);
+    expect(await sdk(node).getStorageDocument(roomId, 'json')).toEqual({
+      title: 'done',
+      list: [1, { done: false }, { done: true }],
+      map: {},
+      moved: ['x'],
+    });
+    const lson = (await sdk(node).getStorageDocument(roomId)) as unknown as {
+      data: { moved: { liveblocksType: string } };
+    };
+    expect(lson.data.moved.liveblocksType).toBe('LiveList');
+  });
+
+  it('answers 422 naming the failed operation, and applies none of the patch', async () => {
+    const node = await startNode();
+    const roomId = uniqueRoomId();
+    await createRoom(node, roomId);
+    await sdk(node).initializeStorageDocument(roomId, DOCUMENT as never);
+
+    const failed = await call(
+      node,
+      'PATCH',
+      `${storagePath(roomId)}/json-patch`,
+      JSON.stringify([
+        { op: 'add', path: '/added', value: 1 },
+        { op: 'test', path: '/title', value: 'other' },
+      ]),
+    );
+    const notArray = await call(node, 'PATCH', `${storagePath(roomId)}/json-patch`, '{}');
+
+    expect(failed.status).toBe(422);
+    expect(await failed.json()).toEqual({
+      error: 'UNPROCESSABLE_ENTITY',
+      message: expect.stringContaining('operation 1: test failed') as string,
+    });
+    expect(notArray.status).toBe(422);
+    expect(await sdk(node).getStorageDocument(roomId)).toEqual(DOCUMENT);
+  });
+
+  it('takes a patch sent as application/json-patch+json', async () => {
+    const node = await startNode();
+    const roomId = uniqueRoomId();
+    await createRoom(node, roomId);
+
+    const response = await fetch(`${node.url}${storagePath(roomId)}/json-patch`, {
+      method: 'PATCH',
+      headers: {
+        authorization: `Bearer ${node.secret}`,
+        'content-type': 'application/json-patch+json',
+      },
+      body: JSON.stringify([{ op: 'add', path: '/a', value: 1 }]),
+    });
+
+    expect(response.status).toBe(200);
+    expect(await sdk(node).getStorageDocument(roomId, 'json')).toEqual({ a: 1 });
+  });
+
   it('answers 404 ROOM_NOT_FOUND for each route of a room that does not exist', async () => {
     const node = await startNode();
 
-    for (const [method, body] of [
-      ['GET', undefined],
-      ['POST', JSON.stringify(DOCUMENT)],
-      ['DELETE', undefined],
+    for (const [method, suffix, body] of [
+      ['GET', '', undefined],
+      ['POST', '', JSON.stringify(DOCUMENT)],
+      ['DELETE', '', undefined],
+      ['PATCH', '/json-patch', '[]'],
     ] as const) {
-      const response = await call(node, method, storagePath('missing'), body);
+      const response = await call(node, method, `${storagePath('missing')}${suffix}`, body);
       expect(response.status, method).toBe(404);
       expect(((await response.json()) as { error: string }).error).toBe('ROOM_NOT_FOUND');
     }

@@ -191,6 +191,40 @@ describe('Storage with real clients', () => {
     await waitForConvergence(node, roomId, [alice, bob]);
   });
 
+  it('sends a REST JSON Patch to connected clients, which hold the new nodes live', async () => {
+    const node = await startNode();
+    const roomId = uniqueRoomId();
+    await createRoom(node, roomId);
+    const alice = await enterStorageRoom(node, roomId, 'alice', {
+      initialStorage: { list: new LiveList<Lson>(['a']) },
+    });
+    await waitForConvergence(node, roomId, [alice]);
+
+    const response = await fetch(
+      `${node.url}/v2/rooms/${encodeURIComponent(roomId)}/storage/json-patch`,
+      {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${node.secret}`, 'content-type': 'application/json' },
+        body: JSON.stringify([
+          { op: 'add', path: '/list/0', value: { shape: 'circle', points: [1] } },
+          { op: 'add', path: '/title', value: 'drawing' },
+        ]),
+      },
+    );
+    expect(response.status).toBe(200);
+
+    await vi.waitFor(() =>
+      expect(alice.root().toJSON()).toEqual({
+        list: [{ shape: 'circle', points: [1] }, 'a'],
+        title: 'drawing',
+      }),
+    );
+    const shape = listOf(alice).get(0) as LiveObject<{ points: LiveList<number> }>;
+    shape.get('points').push(2);
+    await waitForConvergence(node, roomId, [alice]);
+    expect(await serverJson(node, roomId)).toMatchObject({ list: [{ points: [1, 2] }, 'a'] });
+  });
+
   it('keeps the Storage across a restart of the node (snapshot and log)', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'weft-storage-restart-'));
     cleanUpAfter(() => fs.rmSync(dataDir, { recursive: true, force: true }));

@@ -45,7 +45,14 @@ export type Action =
   | { readonly kind: 'batch'; readonly user: number; readonly edits: readonly Edit[] }
   | { readonly kind: 'undo' | 'redo' | 'disconnect' | 'reconnect' | 'kill'; readonly user: number }
   /** Lets the network run for a while, so that the next edits race what is in flight. */
-  | { readonly kind: 'pause'; readonly ms: number };
+  | { readonly kind: 'pause'; readonly ms: number }
+  /** A JSON Patch through the REST API of one of the nodes, racing the clients' edits. */
+  | {
+      readonly kind: 'rest';
+      readonly node: number;
+      readonly variant: number;
+      readonly value: number;
+    };
 
 const editArbitrary: fc.Arbitrary<Edit> = fc.record({
   target: fc.constantFrom('object' as const, 'map' as const, 'list' as const, 'list' as const),
@@ -79,6 +86,15 @@ const actionArbitrary: fc.Arbitrary<Action> = fc.oneof(
     arbitrary: fc.record({
       kind: fc.constantFrom('disconnect' as const, 'reconnect' as const, 'kill' as const),
       user,
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('rest' as const),
+      node: fc.nat(3),
+      variant: fc.nat(99),
+      value: fc.nat(999),
     }),
   },
 );
@@ -122,7 +138,7 @@ export async function runStorageSequence(
     }
     await waitForConvergence(node, roomId, clients);
 
-    for (const action of actions) await perform(clients, action);
+    for (const action of actions) await perform({ nodes, roomId, clients }, action);
     for (const each of clients) {
       if (each.room.getStatus() === 'initial') each.room.connect();
     }
@@ -189,8 +205,29 @@ async function dumpOnFailure<T>(
   }
 }
 
-async function perform(clients: readonly StorageClient[], action: Action): Promise<void> {
+/** What an action acts on. */
+interface RunContext {
+  readonly nodes: readonly TestNode[];
+  readonly roomId: string;
+  readonly clients: readonly StorageClient[];
+}
+
+async function perform({ nodes, roomId, clients }: RunContext, action: Action): Promise<void> {
   switch (action.kind) {
+    case 'rest': {
+      const node = nodes[action.node % nodes.length]!;
+      const response = await fetch(
+        `${node.url}/v2/rooms/${encodeURIComponent(roomId)}/storage/json-patch`,
+        {
+          method: 'PATCH',
+          headers: { authorization: `Bearer ${node.secret}`, 'content-type': 'application/json' },
+          body: JSON.stringify(restPatch(action.variant, action.value)),
+        },
+      );
+      // 422: the patch named something the clients had removed meanwhile.
+      expect([200, 422]).toContain(response.status);
+      return;
+    }
     case 'pause':
       // A step of the random schedule, not a wait for a condition.
       await new Promise((resolve) => setTimeout(resolve, action.ms));
@@ -221,6 +258,25 @@ async function perform(clients: readonly StorageClient[], action: Action): Promi
     case 'kill':
       clients[action.user]!.killSocket();
       return;
+  }
+}
+
+/** A small JSON Patch on the shape the runs start from; it may fail on the shape they reach. */
+function restPatch(variant: number, value: number): unknown[] {
+  switch (variant % 5) {
+    case 0:
+      return [{ op: 'add', path: `/${KEYS[value % KEYS.length]!}`, value }];
+    case 1:
+      return [{ op: 'add', path: '/list/0', value: { rest: value, items: [value] } }];
+    case 2:
+      return [{ op: 'remove', path: '/list/0' }];
+    case 3:
+      return [{ op: 'replace', path: '/obj/n', value }];
+    default:
+      return [
+        { op: 'add', path: `/map/${KEYS[value % KEYS.length]!}`, value: [value] },
+        { op: 'move', from: '/list/0', path: '/list/-' },
+      ];
   }
 }
 
