@@ -35,6 +35,8 @@ interface RoomChannel {
   pending: PendingAppend[];
   /** Store work of this room runs one piece at a time, in order, on this chain. */
   tail: Promise<void>;
+  /** Pieces of work on the chain not finished yet. */
+  running: number;
   readonly subscriptions: Set<LocalSubscription>;
 }
 
@@ -150,6 +152,7 @@ export class LocalBus implements Bus {
         roomId: room.roomId,
         pending: [],
         tail: Promise.resolve(),
+        running: 0,
         subscriptions: new Set(),
       };
       this.channels.set(room.roomId, channel);
@@ -166,24 +169,44 @@ export class LocalBus implements Bus {
 
   private flush() {
     this.flushScheduled = false;
+    // Rooms with no store work in progress are written now, together, in one transaction
+    // when the store can (SQLite); the others wait for their chain.
+    const idle: { channel: RoomChannel; batch: PendingAppend[] }[] = [];
     for (const channel of this.channels.values()) {
       if (channel.pending.length === 0) continue;
 
       const batch = channel.pending;
       channel.pending = [];
-      void this.enqueue(channel, () => this.write(channel, batch)).catch(() => {
-        // Callers were rejected one by one in write().
-      });
+      if (channel.running === 0) idle.push({ channel, batch });
+      else this.enqueueWrite(channel, batch);
     }
+    if (idle.length === 0) return;
+
+    let seqs: number[][] | undefined;
+    try {
+      seqs = this.options.roomLog.appendNow(
+        idle.map(({ channel, batch }) => ({ roomId: channel.roomId, entries: entriesOf(batch) })),
+      );
+    } catch {
+      // Nothing was written; one room at a time below, so that one room's fault fails only it.
+      seqs = undefined;
+    }
+    idle.forEach(({ channel, batch }, i) => {
+      if (seqs) this.deliver(channel, batch, seqs[i]!);
+      else this.enqueueWrite(channel, batch);
+    });
+  }
+
+  private enqueueWrite(channel: RoomChannel, batch: PendingAppend[]) {
+    void this.enqueue(channel, () => this.write(channel, batch)).catch(() => {
+      // Callers were rejected one by one in write().
+    });
   }
 
   private async write(channel: RoomChannel, batch: PendingAppend[]) {
     let seqs: number[];
     try {
-      seqs = await this.options.roomLog.append(
-        channel.roomId,
-        batch.flatMap((append) => append.entries.map(toBuffer)),
-      );
+      seqs = await this.options.roomLog.append(channel.roomId, entriesOf(batch));
     } catch (error) {
       this.options.logger.error(
         { err: error, room: channel.roomId, entries: batch.length },
@@ -192,7 +215,11 @@ export class LocalBus implements Bus {
       for (const append of batch) append.reject(error);
       return;
     }
+    this.deliver(channel, batch, seqs);
+  }
 
+  /** Hands written entries to the subscribers, then resolves their appends. */
+  private deliver(channel: RoomChannel, batch: PendingAppend[], seqs: readonly number[]) {
     const delivered: LogEntry[] = [];
     let offset = 0;
     for (const append of batch) {
@@ -217,11 +244,12 @@ export class LocalBus implements Bus {
 
   /** Runs `work` after every earlier piece of store work of the room. */
   private enqueue<T>(channel: RoomChannel, work: () => Promise<T>): Promise<T> {
+    channel.running += 1;
     const result = channel.tail.then(work);
-    channel.tail = result.then(
-      () => undefined,
-      () => undefined,
-    );
+    const done = () => {
+      channel.running -= 1;
+    };
+    channel.tail = result.then(done, done);
     return result;
   }
 }
@@ -256,6 +284,10 @@ class LocalSubscription implements RoomSubscription {
     this.closed = true;
     this.channel.subscriptions.delete(this);
   }
+}
+
+function entriesOf(batch: readonly PendingAppend[]): Buffer[] {
+  return batch.flatMap((append) => append.entries.map(toBuffer));
 }
 
 function toBuffer(data: Uint8Array): Buffer {

@@ -1,3 +1,4 @@
+import type Sqlite from 'better-sqlite3';
 import type { Kysely } from 'kysely';
 
 import type { Database } from './schema.js';
@@ -14,13 +15,31 @@ export interface StoredSnapshot {
   snapshot: Buffer;
 }
 
+/** Entries to append to one room, for {@link RoomLogRepository.appendNow}. */
+export interface RoomAppend {
+  roomId: string;
+  entries: readonly Buffer[];
+}
+
 /**
  * The durable, ordered log of each room and its snapshots. Entries are opaque bytes: the bus
  * encodes them. A single node appends here directly (LocalBus); a cluster keeps the hot log in
  * Redis and only writes snapshots here.
+ *
+ * On SQLite, appends and reads of the log run synchronously on the better-sqlite3 handle with
+ * statements prepared once: they are on every message's path, where building and preparing a
+ * query each time cost more than running it.
  */
 export class RoomLogRepository {
-  constructor(private readonly db: Kysely<Database>) {}
+  private readonly statements: SqliteLogStatements | undefined;
+
+  /** @param sqlite The handle under `db` when it is SQLite. */
+  constructor(
+    private readonly db: Kysely<Database>,
+    sqlite?: Sqlite.Database,
+  ) {
+    this.statements = sqlite && new SqliteLogStatements(sqlite);
+  }
 
   /**
    * Appends entries after the room's last one, in one transaction, and returns their sequence
@@ -28,6 +47,8 @@ export class RoomLogRepository {
    */
   async append(roomId: string, entries: readonly Buffer[]): Promise<number[]> {
     if (entries.length === 0) return [];
+    const now = this.appendNow([{ roomId, entries }]);
+    if (now) return now[0]!;
 
     return this.db.transaction().execute(async (trx) => {
       const last = await trx
@@ -51,8 +72,23 @@ export class RoomLogRepository {
     });
   }
 
+  /**
+   * Appends to several rooms in one transaction, synchronously, and returns each room's
+   * sequence numbers (as {@link append} would). Returns undefined, having written nothing, when
+   * that cannot be done synchronously: on Postgres, or while a Kysely transaction holds the
+   * SQLite connection (a write now would join that transaction and share its fate).
+   */
+  appendNow(appends: readonly RoomAppend[]): number[][] | undefined {
+    const statements = this.statements;
+    if (!statements || statements.busy) return undefined;
+    return statements.append(appends);
+  }
+
   /** Entries with seq > `afterSeq`, in order. */
   async readAfter(roomId: string, afterSeq: number): Promise<StoredLogEntry[]> {
+    const statements = this.statements;
+    if (statements && !statements.busy) return statements.readAfter(roomId, afterSeq);
+
     const rows = await this.db
       .selectFrom('room_log')
       .select(['seq', 'entry'])
@@ -105,5 +141,47 @@ export class RoomLogRepository {
       await trx.deleteFrom('room_log').where('room_id', '=', roomId).execute();
       await trx.deleteFrom('room_snapshots').where('room_id', '=', roomId).execute();
     });
+  }
+}
+
+/** The room log's hot statements on a better-sqlite3 handle, prepared once. */
+class SqliteLogStatements {
+  private readonly lastSeq: Sqlite.Statement<[string, string], number | null>;
+  private readonly insert: Sqlite.Statement<[string, number, Buffer]>;
+  private readonly select: Sqlite.Statement<[string, number], { seq: number; entry: Buffer }>;
+  readonly append: (appends: readonly RoomAppend[]) => number[][];
+
+  constructor(private readonly sqlite: Sqlite.Database) {
+    // Seqs continue after the log and after the snapshot, which may have trimmed the log.
+    this.lastSeq = sqlite
+      .prepare<[string, string], number | null>(
+        `SELECT max(coalesce((SELECT max(seq) FROM room_log WHERE room_id = ?), 0),
+                    coalesce((SELECT seq FROM room_snapshots WHERE room_id = ?), 0))`,
+      )
+      .pluck();
+    this.insert = sqlite.prepare('INSERT INTO room_log (room_id, seq, entry) VALUES (?, ?, ?)');
+    this.select = sqlite.prepare(
+      'SELECT seq, entry FROM room_log WHERE room_id = ? AND seq > ? ORDER BY seq',
+    );
+    this.append = sqlite.transaction((appends: readonly RoomAppend[]) =>
+      appends.map(({ roomId, entries }) => {
+        const base = Number(this.lastSeq.get(roomId, roomId) ?? 0);
+        return entries.map((entry, i) => {
+          this.insert.run(roomId, base + i + 1, entry);
+          return base + i + 1;
+        });
+      }),
+    );
+  }
+
+  /** A Kysely transaction is open on the connection. */
+  get busy(): boolean {
+    return this.sqlite.inTransaction;
+  }
+
+  readAfter(roomId: string, afterSeq: number): StoredLogEntry[] {
+    return this.select
+      .all(roomId, afterSeq)
+      .map((row) => ({ seq: Number(row.seq), entry: row.entry }));
   }
 }

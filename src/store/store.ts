@@ -46,12 +46,17 @@ export class Store {
   readonly subscriptionSettings: SubscriptionSettingsRepository;
   readonly groups: GroupRepository;
 
+  /**
+   * @param sqlite The better-sqlite3 handle under `db` on SQLite (undefined on Postgres): the
+   * room log runs its hot statements on it directly, prepared once, instead of through Kysely.
+   */
   constructor(
     readonly db: Kysely<Database>,
     readonly dialect: StoreDialect,
+    readonly sqlite?: Sqlite.Database,
   ) {
     this.rooms = new RoomRepository(db, dialect);
-    this.roomLog = new RoomLogRepository(db);
+    this.roomLog = new RoomLogRepository(db, sqlite);
     this.signingKeys = new SigningKeyRepository(db);
     this.notifications = new NotificationRepository(db);
     this.notificationSettings = new NotificationSettingsRepository(db);
@@ -78,14 +83,14 @@ export class Store {
 export async function openStore(options: StoreOptions): Promise<Store> {
   const { databaseUrl, logger } = options;
   const dialect: StoreDialect = databaseUrl.startsWith('sqlite:') ? 'sqlite' : 'postgres';
-  const db =
-    dialect === 'sqlite'
-      ? new Kysely<Database>({ dialect: new SqliteDialect({ database: openSqlite(databaseUrl) }) })
-      : new Kysely<Database>({
-          dialect: new PostgresDialect({
-            pool: openPostgresPool(databaseUrl, options.postgresPoolSize ?? 10, logger),
-          }),
-        });
+  const sqlite = dialect === 'sqlite' ? openSqlite(databaseUrl) : undefined;
+  const db = sqlite
+    ? new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) })
+    : new Kysely<Database>({
+        dialect: new PostgresDialect({
+          pool: openPostgresPool(databaseUrl, options.postgresPoolSize ?? 10, logger),
+        }),
+      });
 
   try {
     await migrate(db, dialect, logger);
@@ -93,7 +98,7 @@ export async function openStore(options: StoreOptions): Promise<Store> {
     await db.destroy();
     throw error;
   }
-  return new Store(db, dialect);
+  return new Store(db, dialect, sqlite);
 }
 
 async function migrate(db: Kysely<Database>, dialect: StoreDialect, logger: Logger) {

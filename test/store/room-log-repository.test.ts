@@ -110,6 +110,37 @@ describe.each(storeFactories)('RoomLogRepository ($name)', (factory) => {
     expect(await store.roomLog.append('log-8', entries('next'))).toEqual([41]);
   });
 
+  it('appendNow writes several rooms at once on SQLite, numbering each as append does', async () => {
+    await store.roomLog.append('log-10', entries('1', '2'));
+    await store.roomLog.putSnapshot('log-11', 7, Buffer.from('state@7'), AT);
+
+    const seqs = store.roomLog.appendNow([
+      { roomId: 'log-10', entries: entries('3') },
+      { roomId: 'log-11', entries: entries('8', '9') },
+      { roomId: 'log-12', entries: entries('1') },
+    ]);
+
+    if (store.dialect === 'postgres') {
+      expect(seqs).toBeUndefined();
+      return;
+    }
+    expect(seqs).toEqual([[3], [8, 9], [1]]);
+    expect((await store.roomLog.readAfter('log-11', 0)).map((row) => row.seq)).toEqual([8, 9]);
+    expect(await store.roomLog.append('log-10', entries('4'))).toEqual([4]);
+  });
+
+  it('appendNow writes nothing while a transaction holds the connection', async () => {
+    let during: number[][] | undefined = [];
+    await store.db.transaction().execute(async (trx) => {
+      await trx.selectFrom('room_log').select('seq').limit(1).execute();
+      during = store.roomLog.appendNow([{ roomId: 'log-13', entries: entries('a') }]);
+    });
+
+    expect(during).toBeUndefined();
+    expect(await store.roomLog.readAfter('log-13', 0)).toEqual([]);
+    expect(await store.roomLog.append('log-13', entries('b'))).toEqual([1]);
+  });
+
   it('clear forgets the log and the snapshot; numbering starts again at 1', async () => {
     await store.roomLog.append('log-9', entries('1', '2', '3'));
     await store.roomLog.putSnapshot('log-9', 2, Buffer.from('state@2'), AT);
