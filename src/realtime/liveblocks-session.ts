@@ -8,6 +8,7 @@ import { checkStorageOps, refuseStorageOps } from '../rooms/tree-room-storage.js
 import { convertYjsUpdate, isReadableYjsUpdate } from '../rooms/yjs-documents.js';
 import { ClientSession, type SessionDeps } from './client-session.js';
 import type { ClientSocket } from './client-socket.js';
+import { sharedFrame } from './event-frames.js';
 import type { JoinRequest } from './join-authorization.js';
 import { ClientMsg, ServerMsg } from './liveblocks-codes.js';
 import { storageChunkFrames } from './storage-chunks.js';
@@ -48,7 +49,8 @@ type StorageMessage = { readonly type: number } & Record<string, unknown>;
  */
 export class LiveblocksSession extends ClientSession {
   protected readonly protocol = 'liveblocks';
-  private outbox: unknown[] = [];
+  /** Messages of this turn, each already serialized as JSON. */
+  private outbox: string[] = [];
   private flushQueued = false;
   /** Documents this client fetched, with the encoding it uses for each (true = v2). */
   private readonly encodings = new Map<string, boolean>();
@@ -105,16 +107,21 @@ export class LiveblocksSession extends ClientSession {
         const v2 = this.encodings.get(event.guid ?? ROOT);
         // A client that never fetched this document has no use for its updates.
         if (v2 === undefined) return;
-        const update = convertYjsUpdate(event.update, event.v2, v2);
-        this.queue({
-          type: ServerMsg.UPDATE_YDOC,
-          update: Buffer.from(update).toString('base64'),
-          isSync: false,
-          stateVector: null,
-          ...(event.guid !== null ? { guid: event.guid } : {}),
-          ...(v2 ? { v2: true } : {}),
-          remoteSnapshotHash: this.room!.documents.snapshotHash(event.guid, v2),
-        });
+        const documents = this.room!.documents;
+        // The same message for every client using this encoding: serialized once.
+        this.queueJson(
+          sharedFrame(event, v2 ? 'v8:2' : 'v8:1', () =>
+            JSON.stringify({
+              type: ServerMsg.UPDATE_YDOC,
+              update: Buffer.from(convertYjsUpdate(event.update, event.v2, v2)).toString('base64'),
+              isSync: false,
+              stateVector: null,
+              ...(event.guid !== null ? { guid: event.guid } : {}),
+              ...(v2 ? { v2: true } : {}),
+              remoteSnapshotHash: documents.snapshotHash(event.guid, v2),
+            }),
+          ),
+        );
         return;
       }
       case 'storage-update':
@@ -374,21 +381,26 @@ export class LiveblocksSession extends ClientSession {
     this.encodings.set(guid ?? ROOT, v2);
 
     const documents = this.room!.documents;
-    let diff: Uint8Array;
-    try {
-      diff = documents.diff(guid, vector && vector.length > 0 ? vector : undefined, v2);
-    } catch {
-      throw new WeftError('INVALID_MESSAGE', 'The state vector is not readable.');
-    }
-    this.queue({
-      type: ServerMsg.UPDATE_YDOC,
-      update: Buffer.from(diff).toString('base64'),
-      isSync: true,
-      stateVector: Buffer.from(documents.stateVector(guid)).toString('base64'),
-      ...(guid !== null ? { guid } : {}),
-      ...(v2 ? { v2: true } : {}),
-      remoteSnapshotHash: documents.snapshotHash(guid, v2),
-    });
+    const from = vector && vector.length > 0 ? vector : undefined;
+    const build = () => {
+      let diff: Uint8Array;
+      try {
+        diff = documents.diff(guid, from, v2);
+      } catch {
+        throw new WeftError('INVALID_MESSAGE', 'The state vector is not readable.');
+      }
+      return JSON.stringify({
+        type: ServerMsg.UPDATE_YDOC,
+        update: Buffer.from(diff).toString('base64'),
+        isSync: true,
+        stateVector: Buffer.from(documents.stateVector(guid)).toString('base64'),
+        ...(guid !== null ? { guid } : {}),
+        ...(v2 ? { v2: true } : {}),
+        remoteSnapshotHash: documents.snapshotHash(guid, v2),
+      });
+    };
+    // A joining client fetches the whole document: its message is built once per change.
+    this.queueJson(from ? build() : documents.cached(guid, v2 ? 'v8-sync:2' : 'v8-sync:1', build));
   }
 
   private onUpdateYdoc(message: Record<string, unknown>) {
@@ -408,6 +420,11 @@ export class LiveblocksSession extends ClientSession {
   }
 
   private queue(message: unknown) {
+    this.queueJson(JSON.stringify(message));
+  }
+
+  /** Queues a message already serialized as JSON. */
+  private queueJson(message: string) {
     this.outbox.push(message);
     if (this.flushQueued) return;
     this.flushQueued = true;
@@ -419,7 +436,8 @@ export class LiveblocksSession extends ClientSession {
     const messages = this.outbox;
     this.outbox = [];
     if (messages.length === 0) return;
-    this.socket.send(JSON.stringify(messages.length === 1 ? messages[0] : messages));
+    // What JSON.stringify of the array would give, without serializing the messages again.
+    this.socket.send(messages.length === 1 ? messages[0]! : `[${messages.join(',')}]`);
   }
 }
 

@@ -12,6 +12,7 @@ import {
 import { convertYjsUpdate, isReadableYjsUpdate } from '../rooms/yjs-documents.js';
 import { ClientSession, type SessionDeps } from './client-session.js';
 import type { ClientSocket } from './client-socket.js';
+import { sharedFrame } from './event-frames.js';
 import type { JoinRequest } from './join-authorization.js';
 
 /** y-websocket message types (the first varuint of a frame). */
@@ -58,7 +59,11 @@ export class YwsSession extends ClientSession {
       case 'yjs-update':
         // Sub-documents are a Liveblocks notion; a client gets no echo of its own update.
         if (event.guid !== null || event.origin === this.actor) return;
-        this.sendSync(SYNC_UPDATE, convertYjsUpdate(event.update, event.v2, false));
+        this.socket.send(
+          sharedFrame(event, 'yws', () =>
+            syncFrame(SYNC_UPDATE, convertYjsUpdate(event.update, event.v2, false)),
+          ),
+        );
         return;
       case 'presence':
         this.sendAwareness([event.member]);
@@ -148,11 +153,7 @@ export class YwsSession extends ClientSession {
   }
 
   private sendSync(type: number, payload: Uint8Array) {
-    const encoder = encoding.createEncoder();
-    encoding.writeVarUint(encoder, MESSAGE_SYNC);
-    encoding.writeVarUint(encoder, type);
-    encoding.writeVarUint8Array(encoder, payload);
-    this.socket.send(encoding.toUint8Array(encoder));
+    this.socket.send(syncFrame(type, payload));
   }
 
   /**
@@ -179,6 +180,14 @@ export class YwsSession extends ClientSession {
     encoding.writeVarUint8Array(encoder, encodeAwareness(entries));
     this.socket.send(encoding.toUint8Array(encoder));
   }
+}
+
+function syncFrame(type: number, payload: Uint8Array): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, MESSAGE_SYNC);
+  encoding.writeVarUint(encoder, type);
+  encoding.writeVarUint8Array(encoder, payload);
+  return encoding.toUint8Array(encoder);
 }
 
 function toBytes(data: RawData): Uint8Array {

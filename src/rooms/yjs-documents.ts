@@ -15,8 +15,8 @@ const LOG_ORIGIN = 'log';
  */
 export class YjsDocuments {
   private readonly docs = new Map<string, Y.Doc>();
-  /** Snapshot hashes by `guid` + encoding, valid until the document changes. */
-  private readonly hashes = new Map<string, string>();
+  /** Per document key, values derived from the document, valid until it changes. */
+  private readonly derived = new Map<string, Map<string, unknown>>();
 
   /** Applies an update from the log. Throws when Yjs cannot read it. */
   apply(guid: string | null, update: Uint8Array, v2: boolean): void {
@@ -29,8 +29,25 @@ export class YjsDocuments {
 
     if (v2) Y.applyUpdateV2(doc, update, LOG_ORIGIN);
     else Y.applyUpdate(doc, update, LOG_ORIGIN);
-    this.hashes.delete(`${key}:1`);
-    this.hashes.delete(`${key}:2`);
+    this.derived.delete(key);
+  }
+
+  /**
+   * A value derived from the document (an encoding, a frame), built once and kept until the
+   * document changes: every connection asking for it in between gets the same value.
+   */
+  cached<T>(guid: string | null, name: string, build: () => T): T {
+    const key = guid ?? ROOT;
+    let values = this.derived.get(key);
+    if (values?.has(name)) return values.get(name) as T;
+
+    const value = build();
+    if (!values) {
+      values = new Map();
+      this.derived.set(key, values);
+    }
+    values.set(name, value);
+    return value;
   }
 
   /** Loads the documents of a snapshot (whole states as v2 updates). */
@@ -55,10 +72,17 @@ export class YjsDocuments {
     return Y.encodeStateVector(this.docOrEmpty(guid));
   }
 
-  /** What a peer holding `vector` lacks (the whole document without a vector). */
+  /**
+   * What a peer holding `vector` lacks (the whole document without a vector). The whole
+   * document, what every joining client asks for, is encoded once per change.
+   */
   diff(guid: string | null, vector: Uint8Array | undefined, v2: boolean): Uint8Array {
-    const doc = this.docOrEmpty(guid);
-    return v2 ? Y.encodeStateAsUpdateV2(doc, vector) : Y.encodeStateAsUpdate(doc, vector);
+    const encode = (doc: Y.Doc, from?: Uint8Array) =>
+      v2 ? Y.encodeStateAsUpdateV2(doc, from) : Y.encodeStateAsUpdate(doc, from);
+    if (vector === undefined || isEmptyStateVector(vector)) {
+      return this.cached(guid, v2 ? 'state:2' : 'state:1', () => encode(this.docOrEmpty(guid)));
+    }
+    return encode(this.docOrEmpty(guid), vector);
   }
 
   /**
@@ -66,27 +90,28 @@ export class YjsDocuments {
    * the encoded `Y.snapshot` of the document, in the encoding the client uses.
    */
   snapshotHash(guid: string | null, v2: boolean): string {
-    const key = `${guid ?? ROOT}:${v2 ? 2 : 1}`;
-    const cached = this.hashes.get(key);
-    if (cached !== undefined) return cached;
-
-    const snapshot = Y.snapshot(this.docOrEmpty(guid));
-    const encoded = v2 ? Y.encodeSnapshotV2(snapshot) : Y.encodeSnapshot(snapshot);
-    const hash = createHash('sha256').update(encoded).digest('base64');
-    if (this.docs.has(guid ?? ROOT)) this.hashes.set(key, hash);
-    return hash;
+    return this.cached(guid, v2 ? 'hash:2' : 'hash:1', () => {
+      const snapshot = Y.snapshot(this.docOrEmpty(guid));
+      const encoded = v2 ? Y.encodeSnapshotV2(snapshot) : Y.encodeSnapshot(snapshot);
+      return createHash('sha256').update(encoded).digest('base64');
+    });
   }
 
   /** Frees the documents. */
   destroy(): void {
     for (const doc of this.docs.values()) doc.destroy();
     this.docs.clear();
-    this.hashes.clear();
+    this.derived.clear();
   }
 
   private docOrEmpty(guid: string | null): Y.Doc {
     return this.docs.get(guid ?? ROOT) ?? new Y.Doc();
   }
+}
+
+/** The state vector of an empty document: no client, as a varuint 0. */
+function isEmptyStateVector(vector: Uint8Array): boolean {
+  return vector.length === 1 && vector[0] === 0;
 }
 
 /**
