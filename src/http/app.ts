@@ -15,6 +15,7 @@ import { registerLiveRoomRoutes } from './live-room-routes.js';
 import { registerNotificationRoutes } from './notification-routes.js';
 import { registerNotificationSettingsRoutes } from './notification-settings-routes.js';
 import { registerRoomRoutes } from './room-routes.js';
+import { registerStorageMutationRoutes } from './storage-mutation-routes.js';
 import { registerStorageRoutes } from './storage-routes.js';
 import { registerSubscriptionSettingsRoutes } from './subscription-settings-routes.js';
 import { compileValidator } from './validator-compiler.js';
@@ -84,6 +85,7 @@ export function buildHttpApp(context: AppContext): FastifyInstance {
   registerRoomRoutes(app, context);
   registerLiveRoomRoutes(app, context);
   registerStorageRoutes(app, context);
+  registerStorageMutationRoutes(app, context);
   registerNotificationRoutes(app, context);
   registerNotificationSettingsRoutes(app, context);
   registerSubscriptionSettingsRoutes(app, context);

@@ -231,6 +231,11 @@ export class Room {
     await this.submitStorageWrite((request) => ({ kind: 'delete', request }));
   }
 
+  /** A fresh actor of the room's counter, never given out before, for a REST writer. */
+  allocateActor(): Promise<number> {
+    return this.options.bus.nextActor(this.key);
+  }
+
   /** The room's accesses changed: every connection re-checks its permissions. */
   reauthorize(record: RoomRecord): void {
     this.record = record;
