@@ -56,9 +56,14 @@ export class ClientSocket {
    * Sends a frame unless the socket is closing. Closes the socket with SLOW_CONSUMER instead
    * when the frame would push the outbound buffer past the limit. `onWritten` is called once
    * the frame has left the process (with an error if it never will), and only when this
-   * returns true.
+   * returns true. Bytes go as a binary frame unless `text` says they are UTF-8 text: a text
+   * frame shared by many sockets is encoded once rather than once per socket.
    */
-  send(data: string | Uint8Array, onWritten?: (error?: Error) => void): boolean {
+  send(
+    data: string | Uint8Array,
+    onWritten?: (error?: Error) => void,
+    options: { text?: boolean } = {},
+  ): boolean {
     if (this.isClosed) return false;
 
     const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
@@ -72,7 +77,7 @@ export class ClientSocket {
       this.close(new WeftError('SLOW_CONSUMER'), { terminate: true });
       return false;
     }
-    this.options.ws.send(data, onWritten);
+    this.options.ws.send(data, { binary: typeof data !== 'string' && !options.text }, onWritten);
     this.options.metrics?.framesSent.inc({ protocol: this.options.protocol });
     return true;
   }

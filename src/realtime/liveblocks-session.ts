@@ -49,8 +49,8 @@ type StorageMessage = { readonly type: number } & Record<string, unknown>;
  */
 export class LiveblocksSession extends ClientSession {
   protected readonly protocol = 'liveblocks';
-  /** Messages of this turn, each already serialized as JSON. */
-  private outbox: string[] = [];
+  /** Messages of this turn, each already serialized as JSON (as UTF-8 bytes when shared). */
+  private outbox: (string | Buffer)[] = [];
   private flushQueued = false;
   /** Documents this client fetched, with the encoding it uses for each (true = v2). */
   private readonly encodings = new Map<string, boolean>();
@@ -108,10 +108,10 @@ export class LiveblocksSession extends ClientSession {
         // A client that never fetched this document has no use for its updates.
         if (v2 === undefined) return;
         const documents = this.room!.documents;
-        // The same message for every client using this encoding: serialized once.
+        // The same message for every client using this encoding: serialized and encoded once.
         this.queueJson(
           sharedFrame(event, v2 ? 'v8:2' : 'v8:1', () =>
-            JSON.stringify({
+            jsonBytes({
               type: ServerMsg.UPDATE_YDOC,
               update: Buffer.from(convertYjsUpdate(event.update, event.v2, v2)).toString('base64'),
               isSync: false,
@@ -400,7 +400,11 @@ export class LiveblocksSession extends ClientSession {
       });
     };
     // A joining client fetches the whole document: its message is built once per change.
-    this.queueJson(from ? build() : documents.cached(guid, v2 ? 'v8-sync:2' : 'v8-sync:1', build));
+    this.queueJson(
+      from
+        ? build()
+        : documents.cached(guid, v2 ? 'v8-sync:2' : 'v8-sync:1', () => Buffer.from(build())),
+    );
   }
 
   private onUpdateYdoc(message: Record<string, unknown>) {
@@ -424,7 +428,7 @@ export class LiveblocksSession extends ClientSession {
   }
 
   /** Queues a message already serialized as JSON. */
-  private queueJson(message: string) {
+  private queueJson(message: string | Buffer) {
     this.outbox.push(message);
     if (this.flushQueued) return;
     this.flushQueued = true;
@@ -436,9 +440,27 @@ export class LiveblocksSession extends ClientSession {
     const messages = this.outbox;
     this.outbox = [];
     if (messages.length === 0) return;
-    // What JSON.stringify of the array would give, without serializing the messages again.
-    this.socket.send(messages.length === 1 ? messages[0]! : `[${messages.join(',')}]`);
+    this.socket.send(messages.length === 1 ? messages[0]! : jsonArray(messages), undefined, {
+      text: true,
+    });
   }
+}
+
+/** A message serialized once, as the UTF-8 bytes every socket sends. */
+function jsonBytes(message: unknown): Buffer {
+  return Buffer.from(JSON.stringify(message));
+}
+
+/** What JSON.stringify of the array would give, without serializing the messages again. */
+function jsonArray(messages: readonly (string | Buffer)[]): string | Buffer {
+  if (messages.every((message) => typeof message === 'string')) return `[${messages.join(',')}]`;
+  const parts: Buffer[] = [Buffer.from('[')];
+  messages.forEach((message, i) => {
+    if (i > 0) parts.push(Buffer.from(','));
+    parts.push(typeof message === 'string' ? Buffer.from(message) : message);
+  });
+  parts.push(Buffer.from(']'));
+  return Buffer.concat(parts);
 }
 
 function rawToString(data: RawData): string {
