@@ -8,6 +8,7 @@ import { NO_ORIGIN } from '../rooms/log-entry-codec.js';
 import { YdocTypeMismatchError, ydocToJson } from '../rooms/ydoc-json.js';
 import { isReadableYjsUpdate } from '../rooms/yjs-documents.js';
 import type { AppContext } from './app-context.js';
+import { withLiveRoom } from './with-live-room.js';
 
 /** Actor id receivers see for a broadcast from the REST API. */
 const REST_ACTOR = -1;
@@ -52,20 +53,8 @@ const GuidQuery = Type.Object({
 export function registerLiveRoomRoutes(fastify: FastifyInstance, context: AppContext): void {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
-  /** Runs `work` on the loaded room; 404 when the room does not exist. */
-  async function withRoom<T>(roomId: string, work: (room: Room) => Promise<T> | T): Promise<T> {
-    const registry = context.liveRooms;
-    if (!registry) throw new WeftError('INTERNAL_ERROR', 'The realtime side is not running.');
-    const record = await context.store.rooms.get(roomId);
-    if (!record) throw new WeftError('ROOM_NOT_FOUND', `Room "${roomId}" does not exist.`);
-
-    const room = await registry.acquire(record);
-    try {
-      return await work(room);
-    } finally {
-      room.unpin();
-    }
-  }
+  const withRoom = <T>(roomId: string, work: (room: Room) => Promise<T> | T) =>
+    withLiveRoom(context, roomId, work);
 
   app.get(
     '/v2/rooms/:roomId/ydoc',

@@ -10,6 +10,7 @@ import type { StorageItem } from '../rooms/room-storage.js';
 import { checkStorageOps } from '../rooms/tree-room-storage.js';
 import { ClientMsg } from '../realtime/liveblocks-codes.js';
 import type { AppContext } from './app-context.js';
+import { withLiveRoom } from './with-live-room.js';
 
 const RoomParams = Type.Object({ roomId: Type.String() });
 
@@ -33,20 +34,8 @@ const CHUNK_CHARS = 64 * 1024;
 export function registerStorageMutationRoutes(fastify: FastifyInstance, context: AppContext): void {
   const app = fastify.withTypeProvider<TypeBoxTypeProvider>();
 
-  /** Runs `work` on the loaded room; 404 when the room does not exist. */
-  async function withRoom<T>(roomId: string, work: (room: Room) => Promise<T> | T): Promise<T> {
-    const registry = context.liveRooms;
-    if (!registry) throw new WeftError('INTERNAL_ERROR', 'The realtime side is not running.');
-    const record = await context.store.rooms.get(roomId);
-    if (!record) throw new WeftError('ROOM_NOT_FOUND', `Room "${roomId}" does not exist.`);
-
-    const room = await registry.acquire(record);
-    try {
-      return await work(room);
-    } finally {
-      room.unpin();
-    }
-  }
+  const withRoom = <T>(roomId: string, work: (room: Room) => Promise<T> | T) =>
+    withLiveRoom(context, roomId, work);
 
   app.post(
     '/v2/rooms/:roomId/request-storage-mutation',

@@ -5,6 +5,7 @@ import { Type } from 'typebox';
 import { WeftError } from '../errors.js';
 import type { Room } from '../rooms/room.js';
 import type { AppContext } from './app-context.js';
+import { withLiveRoom } from './with-live-room.js';
 
 const RoomParams = Type.Object({ roomId: Type.String() });
 const StorageQuery = Type.Object({ format: Type.Optional(Type.String()) });
@@ -31,20 +32,8 @@ export function registerStorageRoutes(fastify: FastifyInstance, context: AppCont
     });
   }
 
-  /** Runs `work` on the loaded room; 404 when the room does not exist. */
-  async function withRoom<T>(roomId: string, work: (room: Room) => Promise<T> | T): Promise<T> {
-    const registry = context.liveRooms;
-    if (!registry) throw new WeftError('INTERNAL_ERROR', 'The realtime side is not running.');
-    const record = await context.store.rooms.get(roomId);
-    if (!record) throw new WeftError('ROOM_NOT_FOUND', `Room "${roomId}" does not exist.`);
-
-    const room = await registry.acquire(record);
-    try {
-      return await work(room);
-    } finally {
-      room.unpin();
-    }
-  }
+  const withRoom = <T>(roomId: string, work: (room: Room) => Promise<T> | T) =>
+    withLiveRoom(context, roomId, work);
 
   // Like the Liveblocks dev server, any format but "json" reads as plain LSON (the default).
   app.get(
