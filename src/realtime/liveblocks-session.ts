@@ -5,7 +5,11 @@ import type { RawData } from 'ws';
 import { WeftError, isWeftError } from '../errors.js';
 import type { Presence, RoomEvent, RoomMember } from '../rooms/room-peer.js';
 import { checkStorageOps, refuseStorageOps } from '../rooms/tree-room-storage.js';
-import { convertYjsUpdate, isReadableYjsUpdate } from '../rooms/yjs-documents.js';
+import {
+  convertYjsUpdate,
+  isEmptyStateVector,
+  isReadableYjsUpdate,
+} from '../rooms/yjs-documents.js';
 import { ClientSession, type SessionDeps } from './client-session.js';
 import type { ClientSocket } from './client-socket.js';
 import { sharedFrame } from './event-frames.js';
@@ -381,7 +385,8 @@ export class LiveblocksSession extends ClientSession {
     this.encodings.set(guid ?? ROOT, v2);
 
     const documents = this.room!.documents;
-    const from = vector && vector.length > 0 ? vector : undefined;
+    // A fresh client sends no vector, or an empty document's: both ask for the whole document.
+    const from = vector && vector.length > 0 && !isEmptyStateVector(vector) ? vector : undefined;
     const build = () => {
       let diff: Uint8Array;
       try {

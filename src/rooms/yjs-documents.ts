@@ -109,8 +109,8 @@ export class YjsDocuments {
   }
 }
 
-/** The state vector of an empty document: no client, as a varuint 0. */
-function isEmptyStateVector(vector: Uint8Array): boolean {
+/** True for the state vector of an empty document: no client, as a varuint 0. */
+export function isEmptyStateVector(vector: Uint8Array): boolean {
   return vector.length === 1 && vector[0] === 0;
 }
 
