@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import type { Redis } from 'ioredis';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
-import type { EphemeralMessage, LogEntry, RoomBusHandler, RoomKey } from '../../src/cluster/bus.js';
+import type { RoomKey } from '../../src/cluster/bus.js';
 import { RedisBus, type RedisBusOptions } from '../../src/cluster/redis-bus.js';
 import { NODES_KEY, roomKeys } from '../../src/cluster/redis-keys.js';
 import { scriptSource } from '../../src/cluster/redis-scripts.js';
@@ -13,6 +13,7 @@ import type { Store } from '../../src/store/store.js';
 import { startRedisServer, type TestRedisServer } from '../support/redis-server.js';
 import { storeFactories } from '../support/store-factories.js';
 import { runBusContract } from './bus-contract.js';
+import { busRecorder, createBusRoom } from '../support/bus-recorder.js';
 
 let redis: TestRedisServer;
 let admin: Redis;
@@ -466,35 +467,10 @@ async function newRoom(): Promise<RoomKey> {
 }
 
 async function createRoom(room: RoomKey): Promise<void> {
-  await store.rooms.create({
-    id: room.roomId,
-    organizationId: room.organizationId,
-    createdAt: new Date().toISOString(),
-    lastConnectionAt: null,
-    defaultAccesses: ['room:write'],
-    usersAccesses: {},
-    groupsAccesses: {},
-    metadata: {},
-  });
+  await createBusRoom(store, room);
 }
 
-function recorder() {
-  const entries: LogEntry[] = [];
-  const ephemeral: { from: string; message: EphemeralMessage }[] = [];
-  const down: (readonly string[])[] = [];
-  const handler: RoomBusHandler = {
-    onEntries: (batch) => entries.push(...batch),
-    onEphemeral: (message, from) => ephemeral.push({ from, message }),
-    onNodesDown: (nodeIds) => down.push(nodeIds),
-  };
-  return {
-    entries,
-    ephemeral,
-    down,
-    handler,
-    texts: () => entries.map((entry) => Buffer.from(entry.data).toString()),
-  };
-}
+const recorder = busRecorder;
 
 interface CommandStats {
   eval: number;

@@ -3,7 +3,7 @@ import { Writable } from 'node:stream';
 import type { Cluster, Redis } from 'ioredis';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
-import type { EphemeralMessage, LogEntry, RoomBusHandler, RoomKey } from '../../src/cluster/bus.js';
+import type { RoomKey } from '../../src/cluster/bus.js';
 import { RedisBus, type RedisBusOptions } from '../../src/cluster/redis-bus.js';
 import { NODES_KEY, roomKeys } from '../../src/cluster/redis-keys.js';
 import { scriptSource } from '../../src/cluster/redis-scripts.js';
@@ -13,6 +13,7 @@ import { startRedisCluster, type TestRedisCluster } from '../support/redis-clust
 import { startRedisServer } from '../support/redis-server.js';
 import { storeFactories } from '../support/store-factories.js';
 import { runBusContract } from './bus-contract.js';
+import { busRecorder, createBusRoom } from '../support/bus-recorder.js';
 
 let store: Store;
 const buses: RedisBus[] = [];
@@ -386,35 +387,10 @@ async function newRoom(): Promise<RoomKey> {
 }
 
 async function createRoom(room: RoomKey): Promise<void> {
-  await store.rooms.create({
-    id: room.roomId,
-    organizationId: room.organizationId,
-    createdAt: new Date().toISOString(),
-    lastConnectionAt: null,
-    defaultAccesses: ['room:write'],
-    usersAccesses: {},
-    groupsAccesses: {},
-    metadata: {},
-  });
+  await createBusRoom(store, room);
 }
 
-function recorder() {
-  const entries: LogEntry[] = [];
-  const ephemeral: { from: string; message: EphemeralMessage }[] = [];
-  const down: (readonly string[])[] = [];
-  const handler: RoomBusHandler = {
-    onEntries: (batch) => entries.push(...batch),
-    onEphemeral: (message, from) => ephemeral.push({ from, message }),
-    onNodesDown: (nodeIds) => down.push(nodeIds),
-  };
-  return {
-    entries,
-    ephemeral,
-    down,
-    handler,
-    texts: () => entries.map((entry) => Buffer.from(entry.data).toString()),
-  };
-}
+const recorder = busRecorder;
 
 function quietLogger() {
   return createLogger({
