@@ -6,7 +6,10 @@ import { startServer } from './server.js';
 /** Seconds a draining node waits for its sockets and flushes before it exits anyway. */
 const SHUTDOWN_GRACE_MS = 10_000;
 
-/** The composition root: the only module that reads the environment, listens to signals and exits. */
+/**
+ * The composition root: the only module that reads the environment, listens to signals and
+ * exits.
+ */
 async function main(): Promise<void> {
   let config;
   try {

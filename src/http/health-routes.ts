@@ -2,7 +2,10 @@ import type { FastifyInstance } from 'fastify';
 
 import type { AppContext } from './app-context.js';
 
-/** `/healthz` (process up), `/readyz` (dependencies reachable, not draining), `/metrics`, the JWKS. */
+/**
+ * `/healthz` (process up), `/readyz` (dependencies reachable, not draining), `/metrics` and the
+ * JWKS.
+ */
 export function registerHealthRoutes(app: FastifyInstance, context: AppContext): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
 

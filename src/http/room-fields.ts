@@ -3,7 +3,7 @@ import { DEFAULT_ORGANIZATION } from '../auth/token-service.js';
 import { WeftError } from '../errors.js';
 import { roomIdProblem, type RoomMetadata, type RoomRecord } from '../store/room-repository.js';
 
-/** At most this many ids in `usersAccesses`, and as many in `groupsAccesses` (Liveblocks' limit). */
+/** Liveblocks' limit of ids in `usersAccesses`, and of ids in `groupsAccesses`. */
 export const MAX_ACCESS_ENTRIES = 100;
 /** Longest user or group id in an accesses map, as identify-user accepts. */
 export const MAX_ACCESS_ID_LENGTH = 256;

@@ -30,7 +30,8 @@ export interface ClientSocketOptions {
 /**
  * One client's socket with the limits that protect the node from it: sends check the outbound
  * buffer first (a slow consumer is closed, not allowed to grow memory), incoming messages are
- * counted against a per-second budget (reading pauses past it), and closes carry a catalogue code and a bounded reason.
+ * counted against a per-second budget (reading pauses past it), and closes carry a catalogue
+ * code and a bounded reason.
  */
 export class ClientSocket {
   /** Logger of the connection; sessions rebind it with room and user once known. */

@@ -24,7 +24,10 @@ export interface RoomPresenceOptions {
   onEmpty: () => void;
   /** The room's next actor id, for users shown without a connection. */
   nextActor: () => Promise<number>;
-  /** Keeps the room loaded while this node shows users without a connection; returns the release. */
+  /**
+   * Keeps the room loaded while this node shows users without a connection; returns the
+   * release.
+   */
   hold: () => () => void;
   logger: Logger;
 }
