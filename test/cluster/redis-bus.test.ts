@@ -1,5 +1,3 @@
-import { Writable } from 'node:stream';
-
 import type { Redis } from 'ioredis';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
@@ -8,12 +6,11 @@ import { RedisBus, type RedisBusOptions } from '../../src/cluster/redis-bus.js';
 import { NODES_KEY, roomKeys } from '../../src/cluster/redis-keys.js';
 import { scriptSource } from '../../src/cluster/redis-scripts.js';
 import { WeftError } from '../../src/errors.js';
-import { createLogger } from '../../src/log.js';
 import type { Store } from '../../src/store/store.js';
+import { busRecorder, bytes, createBusRoom, quietLogger, range } from '../support/bus-recorder.js';
 import { startRedisServer, type TestRedisServer } from '../support/redis-server.js';
 import { storeFactories } from '../support/store-factories.js';
 import { runBusContract } from './bus-contract.js';
-import { busRecorder, createBusRoom } from '../support/bus-recorder.js';
 
 let redis: TestRedisServer;
 let admin: Redis;
@@ -494,19 +491,4 @@ async function commandStats(client: Redis): Promise<CommandStats> {
 async function commandCalls(client: Redis, command: string): Promise<number> {
   const info = await client.info('commandstats');
   return Number(new RegExp(`^cmdstat_${command}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0);
-}
-
-function quietLogger() {
-  return createLogger({
-    level: 'warn',
-    destination: new Writable({ write: (_chunk, _encoding, done) => done() }),
-  });
-}
-
-function bytes(text: string): Uint8Array {
-  return new TextEncoder().encode(text);
-}
-
-function range(from: number, to: number): number[] {
-  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
 }

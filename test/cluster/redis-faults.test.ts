@@ -1,5 +1,3 @@
-import { Writable } from 'node:stream';
-
 import type { Cluster, Redis } from 'ioredis';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 
@@ -7,13 +5,12 @@ import type { RoomKey } from '../../src/cluster/bus.js';
 import { RedisBus, type RedisBusOptions } from '../../src/cluster/redis-bus.js';
 import { NODES_KEY, roomKeys } from '../../src/cluster/redis-keys.js';
 import { scriptSource } from '../../src/cluster/redis-scripts.js';
-import { createLogger } from '../../src/log.js';
 import type { Store } from '../../src/store/store.js';
+import { busRecorder, bytes, createBusRoom, quietLogger, range } from '../support/bus-recorder.js';
 import { startRedisCluster, type TestRedisCluster } from '../support/redis-cluster.js';
 import { startRedisServer } from '../support/redis-server.js';
 import { storeFactories } from '../support/store-factories.js';
 import { runBusContract } from './bus-contract.js';
-import { busRecorder, createBusRoom } from '../support/bus-recorder.js';
 
 let store: Store;
 const buses: RedisBus[] = [];
@@ -391,18 +388,3 @@ async function createRoom(room: RoomKey): Promise<void> {
 }
 
 const recorder = busRecorder;
-
-function quietLogger() {
-  return createLogger({
-    level: 'warn',
-    destination: new Writable({ write: (_chunk, _encoding, done) => done() }),
-  });
-}
-
-function bytes(text: string): Uint8Array {
-  return new TextEncoder().encode(text);
-}
-
-function range(from: number, to: number): number[] {
-  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
-}

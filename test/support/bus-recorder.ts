@@ -1,4 +1,5 @@
 import type { EphemeralMessage, LogEntry, RoomBusHandler, RoomKey } from '../../src/cluster/bus.js';
+import { createLogger, type Logger } from '../../src/log.js';
 import type { Store } from '../../src/store/store.js';
 
 /** A bus handler that records what it is given, for assertions. */
@@ -32,4 +33,19 @@ export async function createBusRoom(store: Store, room: RoomKey): Promise<void> 
     groupsAccesses: {},
     metadata: {},
   });
+}
+
+/** A logger that writes nothing. */
+export function quietLogger(): Logger {
+  return createLogger({ level: 'silent' });
+}
+
+/** UTF-8 bytes of a text, as log entries carry them. */
+export function bytes(text: string): Uint8Array {
+  return new TextEncoder().encode(text);
+}
+
+/** The integers from `from` to `to`, both included. */
+export function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
 }
