@@ -6,7 +6,7 @@ import {
 } from '../auth/permissions.js';
 import type { TokenService, VerifiedToken } from '../auth/token-service.js';
 import { WeftError } from '../errors.js';
-import type { RoomRecord, RoomRepository } from '../store/room-repository.js';
+import { roomIdProblem, type RoomRecord, type RoomRepository } from '../store/room-repository.js';
 
 /** What a socket asked for: the room id and the token from its URL. */
 export interface JoinRequest {
@@ -29,9 +29,6 @@ export interface JoinAuthorizationDeps {
   readonly rooms: RoomRepository;
 }
 
-/** Longest room id accepted, as the REST API bounds it. */
-const MAX_ROOM_ID_LENGTH = 128;
-
 /**
  * The join sequence every socket protocol shares, in this order:
  * 1. the token is verified (signature, algorithm, expiry, shape);
@@ -51,9 +48,12 @@ export async function authorizeJoin(
   const token = await deps.tokens.verify(request.token);
 
   const roomId = request.roomId;
-  if (roomId === undefined || roomId === '' || roomId.length > MAX_ROOM_ID_LENGTH) {
+  if (roomId === undefined) {
     throw new WeftError('INVALID_MESSAGE', 'Pass the room id (roomId= on /v7 and /v8).');
   }
+  // The REST API's rule: a socket must not create a room that REST could not name.
+  const problem = roomIdProblem(roomId);
+  if (problem) throw new WeftError('INVALID_MESSAGE', `Invalid room id: ${problem}.`);
 
   let room = await deps.rooms.get(roomId);
   let created = false;

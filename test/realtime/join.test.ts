@@ -90,6 +90,20 @@ describe('joining a room', () => {
     await expect(sdk(node).getRoom(roomId)).rejects.toThrow();
   });
 
+  it('refuses to create a room whose id the REST API would refuse', async () => {
+    const node = await startNode();
+    const roomId = `${uniqueRoomId()}*\u0007`;
+
+    const socket = rawSocket(
+      socketUrl(node, roomId, await accessToken(node, 'alice', { '*': ['*:write'] })),
+    );
+
+    await vi.waitFor(() => expect(socket.close.code).toBe(4000));
+    expect(socket.close.reason).toMatch(/room id/);
+    expect(socket.messages).toEqual([]);
+    expect((await sdk(node).getRooms()).data.map((room) => room.id)).not.toContain(roomId);
+  });
+
   it('refuses an ID token for a room that does not exist', async () => {
     const node = await startNode();
 
